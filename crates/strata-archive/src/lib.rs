@@ -1,0 +1,1 @@
+//! docker-archive and OCI image layout import and export

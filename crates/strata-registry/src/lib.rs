@@ -1,0 +1,1 @@
+//! An OCI distribution registry server over a storage trait (filesystem, S3)

@@ -1,0 +1,1 @@
+//! The local content store: verified atomic blobs, metadata database, snapshots by chain ID, leases, locks, garbage collection

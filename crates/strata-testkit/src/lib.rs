@@ -1,0 +1,1 @@
+//! Test fixtures: busybox and debootstrap base images, peer tool detection, temporary stores
