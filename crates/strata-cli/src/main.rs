@@ -1,5 +1,9 @@
 //! `strata`: one daemonless binary for the whole life of a container image.
+//!
+//! Each command group lives in `commands/<group>.rs` with its clap arguments and a `run`
+//! function taking the parsed arguments and the [`Global`] options.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -9,25 +13,34 @@ mod commands;
 #[derive(Parser)]
 #[command(name = "strata", version, about = "Build, store, move, serve and analyse container images")]
 struct Cli {
-    /// Root directory of the local store (default: $STRATA_ROOT, /var/lib/strata as root).
-    #[arg(long, global = true, env = "STRATA_ROOT")]
-    root: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    global: Global,
 
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command accepts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Global {
+    /// Root directory of the local store [default: /var/lib/strata as root,
+    /// $XDG_DATA_HOME/strata otherwise]
+    #[arg(long, global = true, env = "STRATA_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Developer tools: parse a Dockerfile, show its stage graph.
+    /// Developer tools: parse a Dockerfile, show its stage graph
     #[command(subcommand)]
     Debug(commands::debug::DebugCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let global = cli.global;
     let result = match cli.command {
-        Command::Debug(cmd) => commands::debug::run(cmd),
+        Command::Debug(cmd) => commands::debug::run(cmd, &global),
     };
     match result {
         Ok(code) => code,
