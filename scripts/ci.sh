@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it: setup, formatting, lints, every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export STRATA_CI=1   # tests that need a peer tool fail instead of skipping when it is missing
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo nextest run --workspace --locked --no-fail-fast

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install everything strata's tests, demo and benchmarks need on a fresh Debian bookworm machine.
+# Idempotent: packages already present are not reinstalled; safe to run before every CI job.
+set -euo pipefail
+
+PACKAGES=(
+  runc              # OCI runtime for RUN steps and `strata run`
+  docker-registry   # distribution 2.8: peer registry for interop tests and benchmarks
+  skopeo umoci      # peers that read and write what strata writes
+  busybox-static    # the FROM-scratch fixture image
+  debootstrap       # the Debian minbase fixture image
+  apache2-utils     # htpasswd for registry auth tests
+
+  python3-pip
+  hyperfine time    # benchmarks
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Local S3 API for the registry's object-storage backend tests.
+if ! command -v moto_server >/dev/null 2>&1; then
+  python3 -m pip install -q 'moto[server]'
+fi
+
+# The test runner.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+echo "setup: ok"
