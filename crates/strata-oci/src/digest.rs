@@ -43,7 +43,12 @@ pub struct Digest {
 impl Digest {
     /// Parse `algorithm:hex`. Rejects unknown algorithms, wrong lengths and uppercase hex.
     pub fn parse(s: &str) -> Result<Self, Error> {
-        let bad = |why: &str| Error::new(ErrorKind::InvalidDigest, format!("invalid digest {s:?}: {why}"));
+        let bad = |why: &str| {
+            Error::new(
+                ErrorKind::InvalidDigest,
+                format!("invalid digest {s:?}: {why}"),
+            )
+        };
         let (alg, hex) = s.split_once(':').ok_or_else(|| bad("missing ':'"))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
@@ -57,17 +62,29 @@ impl Digest {
             }
         };
         if hex.len() != algorithm.hex_len() {
-            return Err(bad(&format!("expected {} hex characters", algorithm.hex_len())));
+            return Err(bad(&format!(
+                "expected {} hex characters",
+                algorithm.hex_len()
+            )));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("encoded part must be lowercase hex"));
         }
-        Ok(Digest { algorithm, hex: hex.to_owned() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_owned(),
+        })
     }
 
     /// The sha256 digest of `data`.
     pub fn sha256_of(data: &[u8]) -> Self {
-        Digest { algorithm: Algorithm::Sha256, hex: hex::encode(sha2::Sha256::digest(data)) }
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(sha2::Sha256::digest(data)),
+        }
     }
 
     /// The digest of `data` with this digest's algorithm; handy for verification.
@@ -165,12 +182,14 @@ impl Digester {
 
     pub fn finish(self) -> Digest {
         match self {
-            Digester::Sha256(h) => {
-                Digest { algorithm: Algorithm::Sha256, hex: hex::encode(h.finalize()) }
-            }
-            Digester::Sha512(h) => {
-                Digest { algorithm: Algorithm::Sha512, hex: hex::encode(h.finalize()) }
-            }
+            Digester::Sha256(h) => Digest {
+                algorithm: Algorithm::Sha256,
+                hex: hex::encode(h.finalize()),
+            },
+            Digester::Sha512(h) => Digest {
+                algorithm: Algorithm::Sha512,
+                hex: hex::encode(h.finalize()),
+            },
         }
     }
 }
@@ -184,7 +203,11 @@ pub struct DigestWriter<W> {
 
 impl<W: Write> DigestWriter<W> {
     pub fn new(inner: W, algorithm: Algorithm) -> Self {
-        DigestWriter { inner, digester: Digester::new(algorithm), written: 0 }
+        DigestWriter {
+            inner,
+            digester: Digester::new(algorithm),
+            written: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -234,8 +257,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        for s in ["sha256:abc", "sha256", ":abc", "md5:d41d8cd98f00b204e9800998ecf8427e",
-            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"] {
+        for s in [
+            "sha256:abc",
+            "sha256",
+            ":abc",
+            "md5:d41d8cd98f00b204e9800998ecf8427e",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+        ] {
             assert!(Digest::parse(s).is_err(), "{s} accepted");
         }
     }

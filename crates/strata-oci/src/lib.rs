@@ -1,11 +1,33 @@
 //! The OCI / Docker image data model as plain, validated data.
 //!
 //! Pure: no I/O beyond `std::io` streams. Every other strata crate speaks these types.
+//!
+//! - [`Digest`], [`MediaType`]: validated newtypes.
+//! - [`Descriptor`], [`ImageManifest`], [`ImageIndex`], [`ImageConfig`]: spec documents as
+//!   plain structs with public fields; unknown fields are preserved.
+//! - [`RawManifest`], [`RawConfig`]: a parsed document together with the exact bytes it came
+//!   from and the digest of those bytes (a digest is never taken over a re-serialisation).
+//! - [`validate`]: structural checks per the OCI JSON schemas plus the spec's semantic rules.
+//! - [`Reference`]: image references with docker.io normalisation.
+//! - [`Platform`]: `os/arch/variant` with containerd's normalisation.
+//! - [`chain_id`]: layer-stack identities.
 
+pub mod chain_id;
+pub mod config;
+pub mod descriptor;
 pub mod digest;
 pub mod error;
+pub mod index;
+pub mod manifest;
 pub mod media_type;
+pub mod platform;
 
+pub use chain_id::chain_id;
+pub use config::{ContainerConfig, Healthcheck, History, ImageConfig, RootFs};
+pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestWriter, Digester};
 pub use error::{Error, ErrorKind};
+pub use index::ImageIndex;
+pub use manifest::ImageManifest;
 pub use media_type::MediaType;
+pub use platform::Platform;
