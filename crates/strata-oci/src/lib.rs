@@ -21,6 +21,8 @@ pub mod index;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
+pub mod raw;
+pub mod validate;
 
 pub use chain_id::chain_id;
 pub use config::{ContainerConfig, Healthcheck, History, ImageConfig, RootFs};
@@ -31,3 +33,5 @@ pub use index::ImageIndex;
 pub use manifest::ImageManifest;
 pub use media_type::MediaType;
 pub use platform::Platform;
+pub use raw::{Manifest, RawConfig, RawManifest};
+pub use validate::validate;

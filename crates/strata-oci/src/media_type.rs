@@ -47,6 +47,24 @@ impl MediaType {
         &self.0
     }
 
+    /// Whether this is a well-formed RFC 6838 `type/subtype` as the OCI schema restricts it:
+    /// each part starts with an alphanumeric and has at most 127 characters from
+    /// `[A-Za-z0-9!#$&^_.+-]`.
+    pub fn is_well_formed(&self) -> bool {
+        fn part_ok(p: &str) -> bool {
+            let b = p.as_bytes();
+            !b.is_empty()
+                && b.len() <= 127
+                && b[0].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(c))
+        }
+        match self.0.split_once('/') {
+            Some((t, s)) => part_ok(t) && part_ok(s),
+            None => false,
+        }
+    }
+
     /// An image manifest (OCI or Docker v2 schema 2).
     pub fn is_manifest(&self) -> bool {
         matches!(self.0.as_str(), OCI_MANIFEST | DOCKER_MANIFEST)
