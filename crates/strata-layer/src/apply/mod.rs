@@ -1,0 +1,486 @@
+//! Unpacking a layer onto a root directory, safely.
+//!
+//! Every entry is placed through descriptors opened component by component under the root
+//! (see [`resolve`]); existing files are replaced, never written through, so neither a
+//! hostile entry nor a symlink or hard link planted earlier can reach outside the root.
+//! Whiteouts apply to what lower layers left in the root; entries of the layer being
+//! applied are never whited out by it, whatever their order in the tar.
+
+mod meta;
+mod resolve;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use strata_oci::Digest;
+use tar::EntryType;
+
+pub use resolve::SymlinkPolicy;
+
+use crate::compress::Compression;
+use crate::digest_io::LayerReader;
+use crate::error::{display_name, Error, Result};
+use crate::tree::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use meta::Meta;
+use resolve::{clean, join, Resolver};
+
+/// What to do with OCI whiteout entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhiteoutMode {
+    /// Delete what they name from the root (unpacking onto lower layers' contents).
+    #[default]
+    Delete,
+    /// Write overlayfs whiteouts (char device 0/0) and opaque xattrs, for a layer unpacked
+    /// alone into its own directory and stacked as an overlay lower dir. `user_xattr`
+    /// selects `user.overlay.opaque` (overlay mounted with `userxattr`) over
+    /// `trusted.overlay.opaque`.
+    Overlay { user_xattr: bool },
+}
+
+/// What to do with character and block device entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DevicePolicy {
+    /// Create them; fails with [`crate::ErrorKind::NotPermitted`] without `CAP_MKNOD`.
+    #[default]
+    Create,
+    /// Leave them out (counted in [`ApplyStats::skipped`]), e.g. when unprivileged.
+    Skip,
+    /// Fail on the first device entry.
+    Refuse,
+}
+
+/// Whether to give entries the owners the layer records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ownership {
+    /// chown when running as root, otherwise keep the caller's ids.
+    #[default]
+    Auto,
+    /// Always chown; failing to is an error.
+    Preserve,
+    /// Never chown.
+    Ignore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// `None` detects from the magic bytes.
+    pub compression: Option<Compression>,
+    pub whiteouts: WhiteoutMode,
+    pub devices: DevicePolicy,
+    pub ownership: Ownership,
+    pub symlinks: SymlinkPolicy,
+    /// Apply `SCHILY.xattr.*` records.
+    pub xattrs: bool,
+    /// Fail (after unpacking) unless the tar's sha256 is this diffID.
+    pub expected_diff_id: Option<Digest>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            compression: None,
+            whiteouts: WhiteoutMode::default(),
+            devices: DevicePolicy::default(),
+            ownership: Ownership::default(),
+            symlinks: SymlinkPolicy::default(),
+            xattrs: true,
+            expected_diff_id: None,
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyStats {
+    pub entries: u64,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub hardlinks: u64,
+    pub devices: u64,
+    pub whiteouts: u64,
+    pub opaques: u64,
+    /// Entries deliberately not applied (devices under [`DevicePolicy::Skip`], aufs
+    /// `.wh..wh.*` metadata, global PAX headers).
+    pub skipped: u64,
+    pub file_bytes: u64,
+    /// sha256 of the uncompressed tar.
+    pub diff_id: Digest,
+    pub tar_size: u64,
+}
+
+/// Unpack the layer blob `reader` onto the directory `root`.
+pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> Result<ApplyStats> {
+    let layer = LayerReader::new(reader, options.compression)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root_fd = rustix::fs::open(root, flags, Mode::empty())
+        .map_err(|e| Error::io(root, io::Error::from_raw_os_error(e.raw_os_error())))?;
+    let chown = match options.ownership {
+        Ownership::Auto => rustix::process::geteuid().is_root(),
+        Ownership::Preserve => true,
+        Ownership::Ignore => false,
+    };
+    let mut a = Applier {
+        r: Resolver { root: root_fd, root_path: root.to_owned(), policy: options.symlinks },
+        options,
+        chown,
+        touched: HashSet::new(),
+        dirs: Vec::new(),
+        counts: Counts::default(),
+    };
+    let mut archive = tar::Archive::new(layer);
+    let entries = archive.entries().map_err(|e| Error::invalid(b"<tar>", e.to_string()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::invalid(b"<tar header>", e.to_string()))?;
+        a.entry(entry)?;
+    }
+    a.finish_dirs()?;
+    let counts = a.counts;
+    let (diff_id, tar_size) = archive.into_inner().finish()?;
+    if let Some(want) = &options.expected_diff_id {
+        if *want != diff_id {
+            return Err(Error::DiffIdMismatch { expected: want.clone(), actual: diff_id });
+        }
+    }
+    Ok(ApplyStats {
+        entries: counts.entries,
+        files: counts.files,
+        dirs: counts.dirs,
+        symlinks: counts.symlinks,
+        hardlinks: counts.hardlinks,
+        devices: counts.devices,
+        whiteouts: counts.whiteouts,
+        opaques: counts.opaques,
+        skipped: counts.skipped,
+        file_bytes: counts.file_bytes,
+        diff_id,
+        tar_size,
+    })
+}
+
+#[derive(Default)]
+struct Counts {
+    entries: u64,
+    files: u64,
+    dirs: u64,
+    symlinks: u64,
+    hardlinks: u64,
+    devices: u64,
+    whiteouts: u64,
+    opaques: u64,
+    skipped: u64,
+    file_bytes: u64,
+}
+
+struct Applier<'o> {
+    r: Resolver,
+    options: &'o ApplyOptions,
+    chown: bool,
+    /// Paths this layer created or wrote into (including parents it implied): whiteouts
+    /// and opaque markers leave these alone.
+    touched: HashSet<Vec<u8>>,
+    /// Directory entries whose owner, mode and times are set once all content is in place.
+    dirs: Vec<(Vec<u8>, Vec<u8>, Meta)>,
+    counts: Counts,
+}
+
+impl Applier<'_> {
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let etype = entry.header().entry_type();
+        if matches!(etype, EntryType::XGlobalHeader) {
+            self.counts.skipped += 1;
+            return Ok(());
+        }
+        self.counts.entries += 1;
+        let comps = clean(&raw)?;
+        let Some((name, parent)) = comps.split_last() else {
+            // The root itself ("./"): only its metadata can change.
+            if etype != EntryType::Directory {
+                return Err(Error::invalid(&raw, "only a directory may name the root"));
+            }
+            let meta = meta::read_meta(&mut entry, &raw)?;
+            self.counts.dirs += 1;
+            self.dirs.push((Vec::new(), raw, meta));
+            return Ok(());
+        };
+        if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX) {
+            return self.whiteout(&raw, parent, *name, target);
+        }
+        let meta = meta::read_meta(&mut entry, &raw)?;
+        let meta = Meta { xattrs: if self.options.xattrs { meta.xattrs } else { Default::default() }, ..meta };
+        let touched = &mut self.touched;
+        let dir = self
+            .r
+            .open_dir(&raw, parent, true, |p| {
+                touched.insert(join(p));
+            })?
+            .expect("created on demand");
+        for i in 1..=parent.len() {
+            self.touched.insert(join(&parent[..i]));
+        }
+        self.touched.insert(join(&comps));
+        let existing = self.r.file_type(&dir, &comps, name)?;
+
+        match etype {
+            EntryType::Directory => {
+                if existing != Some(FileType::Directory) {
+                    self.r.remove_all(&dir, &comps, name)?;
+                    rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700))
+                        .map_err(|e| self.fs_err(&comps, e))?;
+                }
+                if !meta.xattrs.is_empty() {
+                    let fd = self.open_child_dir(&dir, &comps, name)?;
+                    meta::set_xattrs_fd(&fd, &meta, &raw)?;
+                }
+                self.counts.dirs += 1;
+                self.dirs.push((join(&comps), raw, meta));
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                self.r.remove_all(&dir, &comps, name)?;
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600))
+                    .map_err(|e| self.fs_err(&comps, e))?;
+                let mut file = File::from(fd);
+                let n = io::copy(&mut entry, &mut file).map_err(|e| self.io_err(&comps, e))?;
+                meta::set_xattrs_fd(&file, &meta, &raw)?;
+                meta::set_fd(&file, &meta, &raw, self.chown)?;
+                self.counts.files += 1;
+                self.counts.file_bytes += n;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| Error::invalid(&raw, "symlink without a target"))?
+                    .into_owned();
+                if target.is_empty() || target.contains(&0) {
+                    return Err(Error::invalid(&raw, "symlink target is empty or holds a NUL byte"));
+                }
+                self.r.remove_all(&dir, &comps, name)?;
+                rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| self.fs_err(&comps, e))?;
+                meta::set_xattrs_at(&dir, name, &meta, &raw)?;
+                meta::set_at(&dir, name, &meta, &raw, self.chown, true)?;
+                self.counts.symlinks += 1;
+            }
+            EntryType::Link => {
+                self.hard_link(&mut entry, &raw, &dir, &comps, name)?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let (ft, kind) = match etype {
+                    EntryType::Char => (FileType::CharacterDevice, "character device"),
+                    EntryType::Block => (FileType::BlockDevice, "block device"),
+                    _ => (FileType::Fifo, "fifo"),
+                };
+                if ft != FileType::Fifo {
+                    match self.options.devices {
+                        DevicePolicy::Create => {}
+                        DevicePolicy::Skip => {
+                            self.counts.skipped += 1;
+                            return Ok(());
+                        }
+                        DevicePolicy::Refuse => {
+                            return Err(Error::NotPermitted {
+                                entry: display_name(&raw),
+                                message: format!("{kind} entries are refused by the apply options"),
+                            })
+                        }
+                    }
+                }
+                let h = entry.header();
+                let major = h.device_major().ok().flatten().unwrap_or(0);
+                let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                self.r.remove_all(&dir, &comps, name)?;
+                let dev = rustix::fs::makedev(major, minor);
+                match rustix::fs::mknodat(&dir, *name, ft, Mode::from_raw_mode(0o600), dev) {
+                    Ok(()) => {}
+                    Err(rustix::io::Errno::PERM) => {
+                        return Err(Error::NotPermitted {
+                            entry: display_name(&raw),
+                            message: format!(
+                                "creating a {kind} needs CAP_MKNOD (apply with DevicePolicy::Skip to leave devices out)"
+                            ),
+                        })
+                    }
+                    Err(e) => return Err(self.fs_err(&comps, e)),
+                }
+                meta::set_xattrs_at(&dir, name, &meta, &raw)?;
+                meta::set_at(&dir, name, &meta, &raw, self.chown, false)?;
+                self.counts.devices += 1;
+            }
+            other => {
+                return Err(Error::Unsupported {
+                    what: format!("tar entry type {other:?} of {:?}", display_name(&raw)),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    fn hard_link<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        raw: &[u8],
+        dir: &OwnedFd,
+        comps: &[&[u8]],
+        name: &[u8],
+    ) -> Result<()> {
+        let target_raw = entry
+            .link_name_bytes()
+            .ok_or_else(|| Error::invalid(raw, "hard link without a target"))?
+            .into_owned();
+        let target = clean(&target_raw).map_err(|e| match e {
+            Error::PathEscape { reason, .. } => {
+                Error::escape(raw, format!("hard link target {:?}: {reason}", display_name(&target_raw)))
+            }
+            other => other,
+        })?;
+        let Some((tname, tparent)) = target.split_last() else {
+            return Err(Error::invalid(raw, "hard link to the root"));
+        };
+        let tdir = self
+            .r
+            .open_dir(raw, tparent, false, |_| {})?
+            .ok_or_else(|| Error::invalid(raw, format!("hard link target {:?} does not exist", display_name(&target_raw))))?;
+        match self.r.file_type(&tdir, &target, tname)? {
+            None => {
+                return Err(Error::invalid(
+                    raw,
+                    format!("hard link target {:?} does not exist", display_name(&target_raw)),
+                ))
+            }
+            Some(FileType::Directory) => {
+                return Err(Error::invalid(raw, "hard link to a directory"));
+            }
+            Some(_) => {}
+        }
+        if target == comps {
+            return Ok(()); // A link to itself: already there.
+        }
+        self.r.remove_all(dir, comps, name)?;
+        rustix::fs::linkat(&tdir, *tname, dir, name, AtFlags::empty()).map_err(|e| self.fs_err(comps, e))?;
+        self.counts.hardlinks += 1;
+        Ok(())
+    }
+
+    fn whiteout(&mut self, raw: &[u8], parent: &[&[u8]], name: &[u8], target: &[u8]) -> Result<()> {
+        if name == OPAQUE_MARKER {
+            self.counts.opaques += 1;
+            return self.opaque(raw, parent);
+        }
+        if name.starts_with(b".wh..wh.") {
+            // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not content, docker skips it too.
+            self.counts.skipped += 1;
+            return Ok(());
+        }
+        match target {
+            b".." => return Err(Error::escape(raw, "whiteout names '..'")),
+            b"" | b"." => return Err(Error::invalid(raw, "whiteout names no entry")),
+            _ => {}
+        }
+        self.counts.whiteouts += 1;
+        let mut path = parent.to_vec();
+        path.push(target);
+        if self.touched.contains(&join(&path)) {
+            return Ok(());
+        }
+        match self.options.whiteouts {
+            WhiteoutMode::Delete => {
+                let Some(dir) = self.r.open_dir(raw, parent, false, |_| {})? else {
+                    return Ok(()); // Nothing below to hide.
+                };
+                self.r.remove_all(&dir, &path, target)
+            }
+            WhiteoutMode::Overlay { .. } => {
+                let dir = self.open_parent_creating(raw, parent)?;
+                self.r.remove_all(&dir, &path, target)?;
+                match rustix::fs::mknodat(&dir, target, FileType::CharacterDevice, Mode::empty(), 0) {
+                    Ok(()) => Ok(()),
+                    Err(rustix::io::Errno::PERM) => Err(Error::NotPermitted {
+                        entry: display_name(raw),
+                        message: "creating an overlay whiteout (char device 0/0) needs CAP_MKNOD".into(),
+                    }),
+                    Err(e) => Err(self.fs_err(&path, e)),
+                }
+            }
+        }
+    }
+
+    fn opaque(&mut self, raw: &[u8], dir_comps: &[&[u8]]) -> Result<()> {
+        match self.options.whiteouts {
+            WhiteoutMode::Delete => {
+                let Some(dir) = self.r.open_dir(raw, dir_comps, false, |_| {})? else {
+                    return Ok(());
+                };
+                self.clear_untouched(&dir, join(dir_comps))
+            }
+            WhiteoutMode::Overlay { user_xattr } => {
+                let dir = self.open_parent_creating(raw, dir_comps)?;
+                let key = if user_xattr { "user.overlay.opaque" } else { "trusted.overlay.opaque" };
+                rustix::fs::fsetxattr(&dir, key, b"y", rustix::fs::XattrFlags::empty()).map_err(|e| {
+                    Error::NotPermitted { entry: display_name(raw), message: format!("cannot set {key}: {e}") }
+                })
+            }
+        }
+    }
+
+    /// Remove everything below `dir` that this layer did not put there.
+    fn clear_untouched(&self, dir: &OwnedFd, rel: Vec<u8>) -> Result<()> {
+        let names = resolve::list_dir(dir).map_err(|e| self.fs_err(&[&rel], e))?;
+        for child in names {
+            let mut path = rel.clone();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&child);
+            if !self.touched.contains(&path) {
+                self.r.remove_all(dir, &[&path], &child)?;
+            } else if self.r.file_type(dir, &[&path], &child)? == Some(FileType::Directory) {
+                let sub = self.open_child_dir(dir, &[&path], &child)?;
+                self.clear_untouched(&sub, path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_parent_creating(&mut self, raw: &[u8], comps: &[&[u8]]) -> Result<OwnedFd> {
+        let touched = &mut self.touched;
+        let fd = self.r.open_dir(raw, comps, true, |p| {
+            touched.insert(join(p));
+        })?;
+        Ok(fd.expect("created on demand"))
+    }
+
+    fn open_child_dir(&self, dir: &OwnedFd, comps: &[&[u8]], name: &[u8]) -> Result<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| self.fs_err(comps, e))
+    }
+
+    /// Owners, modes and times of directories, now that nothing more is created in them.
+    /// Deepest last-listed first, so no later step touches an already-stamped directory.
+    fn finish_dirs(&mut self) -> Result<()> {
+        let dirs = std::mem::take(&mut self.dirs);
+        for (path, raw, meta) in dirs.iter().rev() {
+            let comps: Vec<&[u8]> = if path.is_empty() { Vec::new() } else { path.split(|&c| c == b'/').collect() };
+            // A later entry may have replaced the directory (or a parent) with something
+            // else; then there is nothing to stamp.
+            let Some(fd) = self.r.open_dir(raw, &comps, false, |_| {}).ok().flatten() else {
+                continue;
+            };
+            meta::set_fd(fd.as_fd(), meta, raw, self.chown)?;
+        }
+        Ok(())
+    }
+
+    fn fs_err(&self, comps: &[&[u8]], e: rustix::io::Errno) -> Error {
+        self.io_err(comps, io::Error::from_raw_os_error(e.raw_os_error()))
+    }
+
+    fn io_err(&self, comps: &[&[u8]], e: io::Error) -> Error {
+        let rel = String::from_utf8_lossy(&join(comps)).into_owned();
+        Error::io(self.r.root_path.join(rel), e)
+    }
+}
