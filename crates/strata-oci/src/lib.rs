@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod raw;
+pub mod reference;
 pub mod validate;
 
 pub use chain_id::chain_id;
@@ -34,4 +35,5 @@ pub use manifest::ImageManifest;
 pub use media_type::MediaType;
 pub use platform::Platform;
 pub use raw::{Manifest, RawConfig, RawManifest};
+pub use reference::Reference;
 pub use validate::validate;

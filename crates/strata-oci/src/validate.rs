@@ -345,7 +345,7 @@ impl Checker {
         }
         if let Some(env) = parsed.config.as_ref().and_then(|c| c.env.as_ref()) {
             for (i, e) in env.iter().enumerate() {
-                if !e.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+                if e.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
                     return Err(invalid(
                         &format!("config.config.Env[{i}]"),
                         format!("{e:?} is not KEY=value"),
