@@ -13,10 +13,15 @@
 //!
 //! The crate does no I/O: callers hand it text.
 
+pub mod ast;
 pub mod error;
+pub mod instructions;
 pub mod shell;
 pub mod span;
 pub mod syntax;
 
+pub use ast::*;
 pub use error::{ErrorKind, ParseError};
+pub use instructions::parse;
+pub use instructions::mount::MountSpec;
 pub use span::{Position, Span};

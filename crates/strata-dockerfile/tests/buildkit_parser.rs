@@ -42,3 +42,19 @@ fn golden_dumps_match() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+#[test]
+fn negative_cases_fail() {
+    let dirs = case_dirs("buildkit-parser-negative");
+    let mut passed = 0;
+    for dir in &dirs {
+        let text = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+        // Some negative cases are only rejected by instruction validation.
+        if strata_dockerfile::parse(&text, "Dockerfile").is_err() {
+            passed += 1;
+        } else {
+            panic!("{} parsed but must fail", dir.display());
+        }
+    }
+    println!("buildkit-parser-negative: {passed}/{} rejected", dirs.len());
+    assert_eq!(dirs.len(), 4);
+}
