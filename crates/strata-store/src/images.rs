@@ -445,6 +445,16 @@ impl Store {
             .ok_or_else(|| no_such_image(spec))
     }
 
+    /// The record of the image with this manifest digest.
+    pub fn get_image(&self, manifest_digest: &Digest) -> Result<ImageRecord> {
+        let key = manifest_digest.to_string();
+        let bytes = meta::read(&self.layout, |txn| meta::get_bytes(txn, IMAGES, &key))?;
+        match bytes {
+            Some(b) => decode_record(&key, &b),
+            None => Err(no_such_image(&key)),
+        }
+    }
+
     /// Every image record with its tags, newest first.
     pub fn list_images(&self) -> Result<Vec<Image>> {
         let (records, tags) = meta::read(&self.layout, |txn| {

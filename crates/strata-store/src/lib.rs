@@ -49,7 +49,7 @@ pub use images::{chain_ids, Image, ImageRecord, LayerRecord, RemoveOutcome};
 pub use layout::LAYOUT_DIR;
 pub use lease::{Lease, LeaseRecord};
 pub use names::TagRef;
-pub use snapshot::SnapshotInfo;
+pub use snapshot::{SnapshotInfo, UnpackOptions};
 
 /// A handle on a store root. Cheap to clone; holds no open files, so any number of handles
 /// and processes may use one root.

@@ -98,3 +98,107 @@ impl Store {
         Ok(out)
     }
 }
+
+/// How layers are unpacked into snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnpackOptions {
+    /// Write `user.overlay.*` opaque xattrs (overlay mounted with `userxattr`, rootless)
+    /// instead of `trusted.overlay.*`.
+    pub user_xattr: bool,
+}
+
+impl Store {
+    /// Unpack every layer of the image with this manifest digest into its own snapshot
+    /// (skipping those already present) and return them bottom first: the overlay lowerdirs
+    /// of the image (overlayfs lists the top one first, so reverse for `lowerdir=`).
+    pub fn ensure_unpacked(
+        &self,
+        manifest_digest: &Digest,
+        options: &UnpackOptions,
+    ) -> Result<Vec<SnapshotInfo>> {
+        let record = self.get_image(manifest_digest)?;
+        let chain = record.chain_ids();
+        let mut out = Vec::with_capacity(chain.len());
+        for (i, chain_id) in chain.iter().enumerate() {
+            let dir = self.layout.snapshot(chain_id);
+            if !dir.join("fs").is_dir() {
+                self.unpack_one(&record.layers[i], &record.diff_ids[i], chain_id, options)?;
+            }
+            let fs_path = dir.join("fs");
+            out.push(SnapshotInfo {
+                chain_id: chain_id.clone(),
+                size: dir_size(&fs_path),
+                fs_path,
+            });
+        }
+        Ok(out)
+    }
+
+    fn unpack_one(
+        &self,
+        layer: &crate::LayerRecord,
+        diff_id: &Digest,
+        chain_id: &Digest,
+        options: &UnpackOptions,
+    ) -> Result<()> {
+        use crate::error::ErrorKind;
+        use crate::layout::random_name;
+        // Shared store lock: GC cannot remove the temp dir or the layer blob meanwhile.
+        let _gc = crate::lock::shared(&self.layout.gc_lock())?;
+        let final_dir = self.layout.snapshot(chain_id);
+        if final_dir.join("fs").is_dir() {
+            return Ok(());
+        }
+        let tmp = self
+            .layout
+            .snapshots()
+            .join(format!(".tmp-{}", random_name()));
+        let fs_dir = tmp.join("fs");
+        fs::create_dir_all(&fs_dir).map_err(|e| Error::io("cannot create", &fs_dir, e))?;
+        let result = (|| {
+            let reader = self.open_blob(&layer.digest)?;
+            let compression = match layer.media_type.layer_compression() {
+                Some(strata_oci::media_type::Compression::None) => {
+                    Some(strata_layer::Compression::None)
+                }
+                Some(strata_oci::media_type::Compression::Gzip) => {
+                    Some(strata_layer::Compression::Gzip)
+                }
+                Some(strata_oci::media_type::Compression::Zstd) => {
+                    Some(strata_layer::Compression::Zstd)
+                }
+                None => None,
+            };
+            let opts = strata_layer::ApplyOptions {
+                compression,
+                whiteouts: strata_layer::WhiteoutMode::Overlay {
+                    user_xattr: options.user_xattr,
+                },
+                expected_diff_id: Some(diff_id.clone()),
+                ..Default::default()
+            };
+            strata_layer::apply_layer(reader, &fs_dir, &opts).map_err(|e| {
+                Error::new(
+                    ErrorKind::Layer,
+                    format!("cannot unpack layer {}: {e}", layer.digest),
+                )
+            })?;
+            fs::write(tmp.join("diffid"), diff_id.to_string())
+                .map_err(|e| Error::io("cannot write", &tmp.join("diffid"), e))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = remove_tree(&tmp);
+            return Err(e);
+        }
+        match fs::rename(&tmp, &final_dir) {
+            Ok(()) => crate::content::sync_dir(&self.layout.snapshots()),
+            // Another process published the same snapshot first: keep theirs.
+            Err(_) if final_dir.join("fs").is_dir() => remove_tree(&tmp),
+            Err(e) => {
+                let _ = remove_tree(&tmp);
+                Err(Error::io("cannot publish snapshot", &final_dir, e))
+            }
+        }
+    }
+}
