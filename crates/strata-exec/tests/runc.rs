@@ -1,0 +1,472 @@
+//! End-to-end runs through runc over a busybox root filesystem (needs root and runc).
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+use common::{entries, prerequisites, run_with, Sandbox};
+use strata_exec::{
+    ExecErrorKind, Mount, MountKind, NetworkMode, ProcessArgs, SecurityMode, Ulimit,
+};
+
+#[test]
+fn stdout_stderr_exit_code_and_tail() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let out = sb.sh("s", "echo hello; echo oops >&2; exit 3");
+    assert_eq!(out.status.code, 3);
+    assert!(!out.status.success());
+    assert_eq!(out.stdout, "hello\n");
+    assert_eq!(out.stderr, "oops\n");
+    let mut tail = out.status.tail.clone();
+    tail.sort();
+    assert_eq!(tail, ["hello", "oops"]);
+    assert_eq!(sb.sh("t", "true").status.code, 0);
+    sb.assert_clean();
+}
+
+#[test]
+fn tail_is_bounded() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec(
+        "s",
+        ProcessArgs::shell("i=0; while [ $i -lt 100 ]; do echo line$i; i=$((i+1)); done"),
+    );
+    let mut out = Vec::new();
+    let mut io = strata_exec::RunIo::new(&mut out, std::io::sink());
+    io.tail_lines = 3;
+    let status = strata_exec::Executor::run(&sb.exec, &spec, &mut io).unwrap();
+    drop(io);
+    assert_eq!(status.tail, ["line97", "line98", "line99"]);
+    assert_eq!(String::from_utf8(out).unwrap().lines().count(), 100);
+}
+
+#[test]
+fn exec_form_env_cwd_and_stdin() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::Exec(vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "echo \"$FOO|$HOME|$PATH\"; pwd; cat".into(),
+        ]),
+    );
+    spec.env = vec!["FOO=bar baz".into()];
+    spec.cwd = "/app/src".into();
+    let out = run_with(&sb.exec, &spec, Some(b"from stdin")).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "bar baz|/root|{}\n/app/src\nfrom stdin",
+            strata_exec::DEFAULT_PATH
+        )
+    );
+    // The created working directory is a real change of the step.
+    assert!(spec.rootfs.upper.join("app/src").is_dir());
+    sb.assert_clean();
+}
+
+#[test]
+fn user_switching_numeric_and_by_name() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let cases = [
+        (Some("1000"), "1000 1000 1000 50"),
+        (Some("app"), "1000 1000 1000 50"),
+        (Some("app:staff"), "1000 50 50"),
+        (Some("4242:7"), "4242 7 7"),
+        (None, "0 0 0"),
+    ];
+    for (i, (user, want)) in cases.iter().enumerate() {
+        let mut spec = sb.spec(
+            &format!("u{i}"),
+            ProcessArgs::shell("echo $(id -u) $(id -g) $(id -G)"),
+        );
+        spec.user = user.map(str::to_string);
+        let out = sb.run(&spec).unwrap();
+        assert_eq!(out.stdout.trim(), *want, "user {user:?}: {}", out.stderr);
+    }
+    let mut spec = sb.spec("missing", ProcessArgs::shell("true"));
+    spec.user = Some("ghost".into());
+    let err = sb.run(&spec).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::UserNotFound);
+    assert!(err.to_string().contains("ghost"), "{err}");
+    sb.assert_clean();
+}
+
+#[test]
+fn network_none_has_only_loopback_and_host_sees_host() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let ifaces = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(|s| s.trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let out = sb.sh("none", "cat /proc/net/dev");
+    assert_eq!(ifaces(&out.stdout), ["lo"]);
+
+    let mut spec = sb.spec(
+        "host",
+        ProcessArgs::shell("cat /proc/net/dev; cat /etc/resolv.conf"),
+    );
+    spec.network = NetworkMode::Host;
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (dev, resolv) = out.stdout.split_at(out.stdout.len() - host_resolv.len());
+    assert_eq!(ifaces(dev), ifaces(&host));
+    assert_eq!(resolv, host_resolv);
+    sb.assert_clean();
+}
+
+#[test]
+fn hostname_and_extra_hosts() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell("hostname; cat /etc/hosts; echo junk >> /etc/hosts"),
+    );
+    spec.hostname = "builder-7".into();
+    spec.extra_hosts = vec![("db.internal".into(), "10.1.2.3".into())];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("builder-7\n"));
+    assert!(out.stdout.contains("10.1.2.3\tdb.internal"));
+    // The private hosts copy took the write; the image's /etc is untouched.
+    assert!(
+        entries(&spec.rootfs.upper).is_empty(),
+        "{:?}",
+        entries(&spec.rootfs.upper)
+    );
+}
+
+#[test]
+fn overlay_changes_land_in_upper_with_whiteouts_and_no_stubs() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec(
+        "s",
+        ProcessArgs::shell("echo new > /new.txt && rm /data/old.txt"),
+    );
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    let upper = &spec.rootfs.upper;
+    // Only the step's changes: no /proc, /dev, /sys or /etc/hosts mount stubs.
+    assert_eq!(entries(upper), ["data", "new.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(upper.join("new.txt")).unwrap(),
+        "new\n"
+    );
+    let wh = std::fs::symlink_metadata(upper.join("data/old.txt")).unwrap();
+    assert!(
+        wh.file_type().is_char_device(),
+        "deletion must leave a whiteout"
+    );
+    assert_eq!(wh.rdev(), 0);
+    assert_eq!(entries(&upper.join("data")), ["old.txt"]);
+    // The lower dir is untouched.
+    assert!(sb.lower.join("data/old.txt").is_file());
+    sb.assert_clean();
+}
+
+#[test]
+fn stacked_lowers_top_first() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let top = sb.dir.path().join("top");
+    std::fs::create_dir_all(top.join("data")).unwrap();
+    std::fs::write(top.join("data/keep.txt"), "from top\n").unwrap();
+    let mut spec = sb.spec("s", ProcessArgs::shell("cat /data/keep.txt"));
+    spec.rootfs.lowers.insert(0, top);
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.stdout, "from top\n");
+}
+
+#[test]
+fn cache_mount_persists_between_runs() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let cache = sb.dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let script = "n=$(cat /root/.cache/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /root/.cache/n; echo $n";
+    let mut last = String::new();
+    for i in 0..2 {
+        let mut spec = sb.spec(&format!("r{i}"), ProcessArgs::shell(script));
+        spec.mounts = vec![Mount {
+            target: "/root/.cache".into(),
+            kind: MountKind::Cache {
+                source: cache.clone(),
+                readonly: false,
+            },
+        }];
+        let out = sb.run(&spec).unwrap();
+        assert_eq!(out.status.code, 0, "{}", out.stderr);
+        last = out.stdout;
+        // The cache is not part of the step's changes.
+        assert!(entries(&spec.rootfs.upper).is_empty());
+    }
+    assert_eq!(last, "2\n");
+    assert_eq!(std::fs::read_to_string(cache.join("n")).unwrap(), "2\n");
+    sb.assert_clean();
+}
+
+#[test]
+fn secret_is_readable_with_mode_and_absent_from_upper() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let secret = sb.dir.path().join("token");
+    std::fs::write(&secret, "s3cr3t").unwrap();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell(
+            "cat /run/secrets/token; echo; stat -c '%a %u' /run/secrets/token; cat /etc/key; \
+             echo done > /out.txt",
+        ),
+    );
+    let mut custom = Mount::secret("key", &secret);
+    custom.target = "/etc/key".into();
+    if let MountKind::Secret { mode, uid, .. } = &mut custom.kind {
+        *mode = 0o440;
+        *uid = 1000;
+    }
+    spec.mounts = vec![Mount::secret("token", &secret), custom];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "s3cr3t\n400 0\ns3cr3t");
+    let upper = &spec.rootfs.upper;
+    assert_eq!(
+        entries(upper),
+        ["out.txt"],
+        "secret stubs must not reach the upper dir"
+    );
+    // The caller's file keeps its own mode.
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
+    assert_ne!(mode, 0o400);
+    sb.assert_clean();
+}
+
+#[test]
+fn secret_for_non_root_user() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let secret = sb.dir.path().join("token");
+    std::fs::write(&secret, "abc").unwrap();
+    let mut spec = sb.spec("s", ProcessArgs::shell("cat /run/secrets/t"));
+    spec.user = Some("app".into());
+    let mut m = Mount::secret("t", &secret);
+    if let MountKind::Secret { uid, .. } = &mut m.kind {
+        *uid = 1000;
+    }
+    spec.mounts = vec![m];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.stdout, "abc");
+    // Root-owned 0400 is unreadable for uid 1000.
+    let mut spec = sb.spec("t", ProcessArgs::shell("cat /run/secrets/t"));
+    spec.user = Some("app".into());
+    spec.mounts = vec![Mount::secret("t", &secret)];
+    assert_ne!(sb.run(&spec).unwrap().status.code, 0);
+}
+
+#[test]
+fn tmpfs_mount_has_size_and_is_not_in_upper() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell("echo x > /scratch/f && grep ' /scratch ' /proc/mounts"),
+    );
+    spec.mounts = vec![Mount {
+        target: "/scratch".into(),
+        kind: MountKind::Tmpfs {
+            size: Some(1024 * 1024),
+        },
+    }];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("tmpfs /scratch tmpfs"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("size=1024k"), "{}", out.stdout);
+    assert!(entries(&spec.rootfs.upper).is_empty());
+    sb.assert_clean();
+}
+
+#[test]
+fn bind_readonly_refuses_writes_and_rw_discards_them() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let src = sb.dir.path().join("ctx");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), "content\n").unwrap();
+    let bind = |readonly| Mount {
+        target: "/src".into(),
+        kind: MountKind::Bind {
+            source: src.clone(),
+            readonly,
+        },
+    };
+    let mut spec = sb.spec("ro", ProcessArgs::shell("cat /src/f; touch /src/x"));
+    spec.mounts = vec![bind(true)];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.stdout, "content\n");
+    assert_ne!(out.status.code, 0);
+    assert!(out.stderr.contains("Read-only"), "{}", out.stderr);
+
+    let mut spec = sb.spec(
+        "rw",
+        ProcessArgs::shell("echo changed > /src/f && touch /src/x && cat /src/f"),
+    );
+    spec.mounts = vec![bind(false)];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "changed\n");
+    assert_eq!(std::fs::read_to_string(src.join("f")).unwrap(), "content\n");
+    assert_eq!(entries(&src), ["f"]);
+    assert!(entries(&spec.rootfs.upper).is_empty());
+    sb.assert_clean();
+}
+
+#[test]
+fn ulimit_and_shm_size() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell("ulimit -n; ulimit -Hn; grep ' /dev/shm ' /proc/mounts"),
+    );
+    spec.ulimits = vec![Ulimit::parse("nofile=256:512").unwrap()];
+    spec.shm_size = 8 * 1024 * 1024;
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(&lines[..2], ["256", "512"]);
+    assert!(lines[2].contains("size=8192k"), "{}", lines[2]);
+}
+
+#[test]
+fn insecure_gets_all_capabilities() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let cap_eff = |security| {
+        let mut spec = sb.spec(
+            &format!("{security:?}"),
+            ProcessArgs::shell("grep CapEff /proc/self/status"),
+        );
+        spec.security = security;
+        let out = sb.run(&spec).unwrap();
+        let hex = out.stdout.split_whitespace().nth(1).unwrap().to_string();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_CHOWN: u32 = 0;
+    let sandbox = cap_eff(SecurityMode::Sandbox);
+    let insecure = cap_eff(SecurityMode::Insecure);
+    assert_eq!(
+        sandbox.count_ones() as usize,
+        strata_exec::DEFAULT_CAPABILITIES.len()
+    );
+    assert_eq!(sandbox & (1 << CAP_SYS_ADMIN), 0);
+    assert_ne!(sandbox & (1 << CAP_CHOWN), 0);
+    assert_ne!(insecure & (1 << CAP_SYS_ADMIN), 0);
+}
+
+#[test]
+fn runtime_failure_is_an_error_naming_the_binary() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec("s", ProcessArgs::Exec(vec!["/no/such/tool".into()]));
+    let err = sb.run(&spec).unwrap_err();
+    assert_eq!(err.kind(), ExecErrorKind::Runtime);
+    assert!(err.to_string().contains("/no/such/tool"), "{err}");
+    sb.assert_clean();
+}
+
+#[test]
+fn panicking_sink_still_cleans_up() {
+    if !prerequisites() {
+        return;
+    }
+    struct Boom;
+    impl std::io::Write for Boom {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            panic!("sink exploded");
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec("s", ProcessArgs::shell("echo hi"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut io = strata_exec::RunIo::new(Boom, std::io::sink());
+        let _ = strata_exec::Executor::run(&sb.exec, &spec, &mut io);
+    }));
+    assert!(result.is_err());
+    sb.assert_clean();
+}
+
+#[test]
+fn concurrent_runs_share_one_executor() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let sb = &sb;
+                s.spawn(move || sb.sh(&format!("c{i}"), &format!("echo {i} > /f; cat /f")))
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap().stdout, format!("{i}\n"));
+        }
+    });
+    sb.assert_clean();
+}
