@@ -1,0 +1,148 @@
+//! Online garbage collection: mark every blob reachable from any repository's manifest
+//! revisions, then sweep unmarked blobs and abandoned uploads older than a grace period.
+//!
+//! It takes no lock and runs while the registry serves. Safety against a concurrent push
+//! comes from time, not locks: a freshly uploaded blob is younger than the grace period,
+//! and every operation that makes an existing blob reachable again (HEAD, mount, manifest
+//! PUT) refreshes its `last_used` time once it is older than half the grace period. The
+//! sweep re-reads `last_used` immediately before each delete.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use strata_oci::Digest;
+
+use crate::error::Result;
+use crate::manifest;
+use crate::registry::Registry;
+use crate::storage::keys;
+
+/// Knobs for one collection.
+#[derive(Debug, Clone, Copy)]
+pub struct GcOptions {
+    /// Unreferenced blobs younger than this are kept.
+    pub grace: Duration,
+    /// Uploads with no activity for this long are abandoned.
+    pub upload_grace: Duration,
+    /// Report what would be removed without removing it.
+    pub dry_run: bool,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions { grace: Duration::from_secs(3600), upload_grace: Duration::from_secs(24 * 3600), dry_run: false }
+    }
+}
+
+/// What a collection found and did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    pub blobs_total: usize,
+    pub blobs_referenced: usize,
+    /// Unreferenced blobs removed (or that would be, in a dry run).
+    pub blobs_deleted: Vec<String>,
+    pub bytes_freed: u64,
+    /// Unreferenced blobs kept because they are within the grace period.
+    pub blobs_in_grace: usize,
+    pub uploads_deleted: Vec<String>,
+    pub links_removed: usize,
+}
+
+/// Every blob digest reachable from the repositories' manifest revisions.
+pub async fn mark(registry: &Registry) -> Result<HashSet<Digest>> {
+    let s = registry.storage();
+    let mut marked = HashSet::new();
+    for repo in registry.all_repositories().await? {
+        let prefix = keys::revisions(&repo);
+        for m in s.list(&prefix).await? {
+            let Some(digest) = digest_from_key(&m.key[prefix.len()..]) else { continue };
+            marked.insert(digest.clone());
+            let Ok(bytes) = s.get(&keys::blob(&digest)).await else { continue };
+            if let Ok(info) = manifest::parse(&bytes, None) {
+                marked.extend(info.blobs);
+                marked.extend(info.manifests);
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// Parses `sha256/<hex>` (or `sha256/<hex>/data`) back into a digest.
+fn digest_from_key(rel: &str) -> Option<Digest> {
+    let mut parts = rel.split('/');
+    let (alg, hex) = (parts.next()?, parts.next()?);
+    Digest::parse(&format!("{alg}:{hex}")).ok()
+}
+
+fn older_than(t: SystemTime, age: Duration) -> bool {
+    SystemTime::now().duration_since(t).is_ok_and(|d| d > age)
+}
+
+/// Runs one collection.
+pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
+    let s = registry.storage();
+    let mut report = GcReport { dry_run: opts.dry_run, ..Default::default() };
+    let marked = mark(registry).await?;
+    report.blobs_referenced = marked.len();
+    let root = keys::blobs_root();
+    let mut deleted = HashSet::new();
+    for m in s.list(root).await? {
+        if !m.key.ends_with("/data") {
+            continue;
+        }
+        let Some(digest) = digest_from_key(&m.key[root.len()..]) else { continue };
+        report.blobs_total += 1;
+        if marked.contains(&digest) {
+            continue;
+        }
+        match s.last_used(&m.key).await? {
+            Some(t) if older_than(t, opts.grace) => {}
+            Some(_) => {
+                report.blobs_in_grace += 1;
+                continue;
+            }
+            None => continue,
+        }
+        if !opts.dry_run {
+            s.delete(&m.key).await?;
+        }
+        report.bytes_freed += m.size;
+        report.blobs_deleted.push(digest.to_string());
+        deleted.insert(digest);
+    }
+    for repo in registry.all_repositories().await? {
+        // Drop repository links to blobs that no longer exist.
+        if !deleted.is_empty() {
+            let prefix = keys::layer_links(&repo);
+            for m in s.list(&prefix).await? {
+                if let Some(d) = digest_from_key(&m.key[prefix.len()..]) {
+                    if deleted.contains(&d) {
+                        if !opts.dry_run {
+                            s.delete(&m.key).await?;
+                        }
+                        report.links_removed += 1;
+                    }
+                }
+            }
+        }
+        // Uploads: group objects by upload id; the newest object is the last activity.
+        let prefix = keys::uploads(&repo);
+        let mut newest: HashMap<String, SystemTime> = HashMap::new();
+        for m in s.list(&prefix).await? {
+            let id = m.key[prefix.len()..].split('/').next().unwrap_or("").to_string();
+            let e = newest.entry(id).or_insert(SystemTime::UNIX_EPOCH);
+            *e = (*e).max(m.modified);
+        }
+        for (id, t) in newest {
+            if older_than(t, opts.upload_grace) {
+                if !opts.dry_run {
+                    s.delete_prefix(&keys::upload_root(&repo, &id)).await?;
+                }
+                report.uploads_deleted.push(format!("{repo}/{id}"));
+            }
+        }
+    }
+    Ok(report)
+}
