@@ -20,7 +20,7 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 use strata_oci::media_type::{self, Compression};
-use strata_oci::{Digest, Digester};
+use strata_oci::{Digest, Digester, ImageManifest};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::Files;
@@ -51,16 +51,6 @@ pub struct ManifestEntry {
 pub fn parse_manifest_json(bytes: &[u8]) -> Result<Vec<ManifestEntry>> {
     let entries: Option<Vec<ManifestEntry>> = model::parse(bytes, "manifest.json")?;
     entries.ok_or_else(|| Error::malformed("manifest.json is null, expected a list of images"))
-}
-
-/// The manifest strata writes for an image loaded from a classic archive.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MadeManifest<'a> {
-    schema_version: u32,
-    media_type: &'a str,
-    config: &'a Descriptor,
-    layers: &'a [Descriptor],
 }
 
 /// Resolve every entry of a classic (or Docker ≥ 25) `manifest.json` into an image.
@@ -147,7 +137,11 @@ fn resolve_entry(
             },
         };
         oci |= media.starts_with("application/vnd.oci.");
-        layers.push(Descriptor::new(media, blob.digest.clone(), blob.size));
+        layers.push(Descriptor::new(
+            media.as_str(),
+            blob.digest.clone(),
+            blob.size,
+        ));
     }
     let (manifest_type, config_type) = if oci {
         (media_type::OCI_MANIFEST, media_type::OCI_CONFIG)
@@ -155,11 +149,10 @@ fn resolve_entry(
         (media_type::DOCKER_MANIFEST, media_type::DOCKER_CONFIG)
     };
     let config = Descriptor::new(config_type, config_digest.clone(), size);
-    let manifest = MadeManifest {
-        schema_version: 2,
-        media_type: manifest_type,
-        config: &config,
-        layers: &layers,
+    let manifest = if oci {
+        ImageManifest::oci(config, layers.clone())
+    } else {
+        ImageManifest::docker(config, layers.clone())
     };
     let bytes = serde_json::to_vec(&manifest).expect("manifest serialises");
     let digest = Digest::sha256_of(&bytes);

@@ -72,7 +72,9 @@ pub fn resolve(
             continue;
         }
         let (config, layers) = walk(files, sink, desc, 0)?;
-        if let Some(cfg) = &config {
+        // Docker ≥ 25 writes each tag both as an annotation and in RepoTags; RepoTags only
+        // fill in when the index carries no names (other writers).
+        if let Some(cfg) = config.as_ref().filter(|_| names.is_empty()) {
             for entry in docker_entries {
                 if crate::files::normalize(&entry.config).ok().as_deref()
                     == Some(blob_path(cfg).as_str())
@@ -86,7 +88,7 @@ pub fn resolve(
             }
         }
         let mut target = desc.clone();
-        target.annotations = None;
+        target.annotations.clear();
         images.push(LoadedImage {
             manifest: target,
             config,

@@ -17,9 +17,11 @@ pub mod files;
 pub mod layout;
 pub mod load;
 pub mod model;
+pub mod save;
 pub mod sink;
 
 pub use error::{Error, ErrorKind, Result};
 pub use load::{load_dir, load_path, load_reader, Format, LoadReport, LoadedImage};
 pub use model::Descriptor;
+pub use save::{save_archive, save_layout_dir, SaveImage, SaveName};
 pub use sink::{BlobSink, BlobSource, Ingested, MemoryBlobs};

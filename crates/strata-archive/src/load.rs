@@ -25,7 +25,7 @@ use crate::model::{self, Descriptor, Index};
 use crate::sink::BlobSink;
 
 /// One image found in an archive, its blobs already committed to the sink.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadedImage {
     /// The manifest (or index) that is the image.
     pub manifest: Descriptor,

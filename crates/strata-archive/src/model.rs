@@ -4,9 +4,7 @@
 //! stored, so digests stay those of the bytes in the archive. Unknown fields are ignored
 //! on read and never re-serialised.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use strata_oci::{Digest, MediaType};
 
 use crate::error::{Error, Result};
@@ -19,45 +17,7 @@ pub const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
 /// Annotation holding the reference name (the tag, as Docker writes it).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-/// A content descriptor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    pub media_type: MediaType,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<serde_json::Value>,
-}
-
-impl Descriptor {
-    pub fn new(media_type: impl Into<String>, digest: Digest, size: u64) -> Self {
-        Descriptor {
-            media_type: MediaType::new(media_type),
-            digest,
-            size,
-            annotations: None,
-            platform: None,
-        }
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.as_ref()?.get(key).map(String::as_str)
-    }
-}
-
-/// An image manifest (OCI or Docker schema 2): config and layers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    #[serde(default)]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
-}
+pub use strata_oci::{Descriptor, ImageManifest as Manifest};
 
 /// An image index or Docker manifest list; `manifests: null` reads as empty.
 #[derive(Debug, Clone, Deserialize)]
