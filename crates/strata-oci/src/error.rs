@@ -1,4 +1,4 @@
-use std::fmt;
+//! The crate's error type and the kinds callers branch on.
 
 /// What went wrong, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,8 +12,10 @@ pub enum ErrorKind {
     Unsupported,
 }
 
-/// The single error type of `strata-oci`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The single error type of `strata-oci`. Messages are lowercase and name the offending
+/// input (digest, reference, document field, platform string).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
@@ -27,11 +29,3 @@ impl Error {
         }
     }
 }
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {}

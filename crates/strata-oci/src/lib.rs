@@ -11,6 +11,23 @@
 //! - [`Reference`]: image references with docker.io normalisation.
 //! - [`Platform`]: `os/arch/variant` with containerd's normalisation.
 //! - [`chain_id`]: layer-stack identities.
+//!
+//! ```
+//! use strata_oci::{media_type as mt, Descriptor, ImageManifest, RawManifest, Reference};
+//!
+//! let r = Reference::parse("ubuntu").unwrap();
+//! assert_eq!(r.to_string(), "docker.io/library/ubuntu:latest");
+//! assert_eq!(r.familiar(), "ubuntu:latest");
+//!
+//! let m = ImageManifest::oci(
+//!     Descriptor::of_bytes(mt::OCI_CONFIG, b"{}"),
+//!     vec![Descriptor::of_bytes(mt::OCI_LAYER_GZIP, b"...")],
+//! );
+//! let bytes = serde_json::to_vec_pretty(&m).unwrap();
+//! let raw = RawManifest::parse(bytes.clone(), None).unwrap();
+//! assert_eq!(raw.digest, strata_oci::Digest::sha256_of(&bytes));
+//! assert_eq!(raw.as_image(), Some(&m));
+//! ```
 
 pub mod chain_id;
 pub mod config;
