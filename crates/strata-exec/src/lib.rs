@@ -40,7 +40,7 @@ mod stubs;
 mod user;
 
 pub use error::{ExecError, ExecErrorKind};
-pub use ociconfig::{ALL_CAPABILITIES, DEFAULT_CAPABILITIES};
+pub use ociconfig::{ALL_CAPABILITIES, DEFAULT_CAPABILITIES, SANDBOX_DENIED_SYSCALLS};
 pub use runc::RuncExecutor;
 pub use spec::{
     ExitStatusInfo, Mount, MountKind, NetworkMode, ProcessArgs, RootfsSpec, RunIo, RunSpec,

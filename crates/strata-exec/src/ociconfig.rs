@@ -94,6 +94,23 @@ pub(crate) struct Linux {
     pub masked_paths: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub readonly_paths: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<Seccomp>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Seccomp {
+    pub default_action: &'static str,
+    pub syscalls: Vec<SyscallRule>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SyscallRule {
+    pub names: Vec<&'static str>,
+    pub action: &'static str,
+    pub errno_ret: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,6 +216,62 @@ const READONLY_PATHS: &[&str] = &[
     "/proc/irq",
     "/proc/sys",
     "/proc/sysrq-trigger",
+];
+
+/// Syscalls refused (EPERM) in sandbox mode: those docker's default seccomp profile keeps
+/// from unprivileged containers (kernel modules, keyrings, namespaces, mounts, clocks,
+/// reboot, cross-process memory access, BPF, perf, userfaultfd). This is a deny list over a
+/// default-allow policy, narrower than docker's allow list; names unknown on the running
+/// architecture are skipped by runc.
+pub const SANDBOX_DENIED_SYSCALLS: &[&str] = &[
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "get_kernel_syms",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "move_mount",
+    "fsopen",
+    "fsmount",
+    "fspick",
+    "open_tree",
+    "nfsservctl",
+    "open_by_handle_at",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "query_module",
+    "quotactl",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "_sysctl",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
 ];
 
 /// The kernel filesystems every container gets, in mount order.
@@ -314,6 +387,17 @@ pub(crate) fn build_config(
         // runc brings up `lo` in a namespace it creates.
         namespaces.push(Namespace { kind: "network" });
     }
+    let seccomp = match spec.security {
+        SecurityMode::Sandbox => Some(Seccomp {
+            default_action: "SCMP_ACT_ALLOW",
+            syscalls: vec![SyscallRule {
+                names: SANDBOX_DENIED_SYSCALLS.to_vec(),
+                action: "SCMP_ACT_ERRNO",
+                errno_ret: 1,
+            }],
+        }),
+        SecurityMode::Insecure => None,
+    };
     let (masked_paths, readonly_paths, devices) = match spec.security {
         SecurityMode::Sandbox => (
             MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
@@ -365,6 +449,7 @@ pub(crate) fn build_config(
             resources: Resources { devices },
             masked_paths,
             readonly_paths,
+            seccomp,
         },
     }
 }
@@ -464,6 +549,8 @@ mod tests {
             .unwrap()
             .contains(&"HOME=/".into()));
         assert!(v["linux"]["maskedPaths"].as_array().unwrap().len() > 3);
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
+        assert_eq!(v["linux"]["seccomp"]["syscalls"][0]["errnoRet"], 1);
     }
 
     #[test]
@@ -474,6 +561,7 @@ mod tests {
         let cfg = build_config(&s, &ResolvedUser::root(), vec![], standard_mounts(&s), None);
         let v = serde_json::to_value(&cfg).unwrap();
         assert!(v["linux"].get("maskedPaths").is_none());
+        assert!(v["linux"].get("seccomp").is_none());
         assert_eq!(v["linux"]["resources"]["devices"][0]["allow"], true);
         assert!(v["process"]["capabilities"]["effective"]
             .as_array()

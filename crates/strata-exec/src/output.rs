@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 
 /// Longer lines are cut in the tail (the sinks still receive everything).
@@ -72,8 +73,9 @@ fn append_capped(buf: &mut Vec<u8>, data: &[u8]) {
     buf.extend_from_slice(&data[..data.len().min(room)]);
 }
 
-/// Copy `from` to `to` until end of stream, feeding `tail`. A failing sink does not stop the
-/// copy (the child would block on a full pipe); the first sink error is returned at the end.
+/// Copy `from` to `to` until end of stream, feeding `tail`. A failing or panicking sink does
+/// not stop the copy: the child would block on a full pipe and never exit. The first sink
+/// error is returned at the end; a sink panic is resumed at the end.
 pub(crate) fn pump(
     mut from: impl Read,
     to: &mut (dyn Write + Send),
@@ -82,6 +84,7 @@ pub(crate) fn pump(
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial = Partial::default();
     let mut sink_err: Option<io::Error> = None;
+    let mut sink_panic = None;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) => break,
@@ -90,14 +93,19 @@ pub(crate) fn pump(
             Err(e) => return Err(e),
         };
         let chunk = &buf[..n];
-        if sink_err.is_none() {
-            if let Err(e) = to.write_all(chunk) {
-                sink_err = Some(e);
+        if sink_err.is_none() && sink_panic.is_none() {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| to.write_all(chunk))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => sink_err = Some(e),
+                Err(payload) => sink_panic = Some(payload),
             }
         }
         lock(tail).feed(&mut partial, chunk);
     }
     lock(tail).finish(&mut partial);
+    if let Some(payload) = sink_panic {
+        std::panic::resume_unwind(payload);
+    }
     if sink_err.is_none() {
         if let Err(e) = to.flush() {
             sink_err = Some(e);
@@ -142,6 +150,24 @@ mod tests {
         t.feed(&mut p, &vec![b'x'; MAX_LINE_BYTES * 3]);
         t.feed(&mut p, b"\n");
         assert_eq!(t.into_lines()[0].len(), MAX_LINE_BYTES);
+    }
+
+    #[test]
+    fn pump_drains_after_sink_failure() {
+        struct Failing;
+        impl Write for Failing {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let tail = Mutex::new(Tail::new(5));
+        let err = pump(&b"x\ny\n"[..], &mut Failing, &tail).unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        // Everything was still read (and tailed), so the child could not block.
+        assert_eq!(tail.into_inner().unwrap().into_lines(), ["x", "y"]);
     }
 
     #[test]

@@ -193,12 +193,13 @@ pub enum NetworkMode {
 /// Sandbox strength (`RUN --security`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SecurityMode {
-    /// Docker's default capability set, masked and read-only `/proc` paths, device
+    /// Docker's default capability set, a seccomp deny list
+    /// ([`crate::SANDBOX_DENIED_SYSCALLS`]), masked and read-only `/proc` paths, device
     /// allow-list, read-only `/sys`.
     #[default]
     Sandbox,
-    /// `security=insecure`: every capability, all devices allowed in the cgroup, nothing
-    /// masked, `/sys` read-write.
+    /// `security=insecure`: every capability the runtime holds, no seccomp, all devices
+    /// allowed in the cgroup, nothing masked, `/sys` read-write.
     Insecure,
 }
 

@@ -386,25 +386,32 @@ fn ulimit_and_shm_size() {
 }
 
 #[test]
-fn insecure_gets_all_capabilities() {
+fn insecure_gets_all_capabilities_and_no_seccomp() {
     if !prerequisites() {
         return;
     }
     let sb = Sandbox::new();
-    let cap_eff = |security| {
+    // (CapEff mask, seccomp mode) as the process sees them.
+    let status = |security| {
         let mut spec = sb.spec(
             &format!("{security:?}"),
-            ProcessArgs::shell("grep CapEff /proc/self/status"),
+            ProcessArgs::shell("grep -E '^(CapEff|Seccomp):' /proc/self/status"),
         );
         spec.security = security;
         let out = sb.run(&spec).unwrap();
-        let hex = out.stdout.split_whitespace().nth(1).unwrap().to_string();
-        u64::from_str_radix(&hex, 16).unwrap()
+        let fields: Vec<&str> = out.stdout.split_whitespace().collect();
+        assert_eq!(fields.len(), 4, "{}", out.stdout);
+        (
+            u64::from_str_radix(fields[1], 16).unwrap(),
+            fields[3].to_string(),
+        )
     };
     const CAP_SYS_ADMIN: u32 = 21;
     const CAP_CHOWN: u32 = 0;
-    let sandbox = cap_eff(SecurityMode::Sandbox);
-    let insecure = cap_eff(SecurityMode::Insecure);
+    let (sandbox, sandbox_seccomp) = status(SecurityMode::Sandbox);
+    let (insecure, insecure_seccomp) = status(SecurityMode::Insecure);
+    assert_eq!(sandbox_seccomp, "2", "sandbox runs under a seccomp filter");
+    assert_eq!(insecure_seccomp, "0", "insecure runs without seccomp");
     assert_eq!(
         sandbox.count_ones() as usize,
         strata_exec::DEFAULT_CAPABILITIES.len()
@@ -442,7 +449,8 @@ fn panicking_sink_still_cleans_up() {
         }
     }
     let sb = Sandbox::new();
-    let spec = sb.spec("s", ProcessArgs::shell("echo hi"));
+    // Far more than a pipe buffer: the run only ends if output is drained after the panic.
+    let spec = sb.spec("s", ProcessArgs::shell("head -c 4194304 /dev/zero"));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut io = strata_exec::RunIo::new(Boom, std::io::sink());
         let _ = strata_exec::Executor::run(&sb.exec, &spec, &mut io);
@@ -468,5 +476,58 @@ fn concurrent_runs_share_one_executor() {
             assert_eq!(h.join().unwrap().stdout, format!("{i}\n"));
         }
     });
+    sb.assert_clean();
+}
+
+#[test]
+fn ssh_socket_is_bound_and_advertised() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let sock = sb.dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell("test -S \"$SSH_AUTH_SOCK\" && echo $SSH_AUTH_SOCK"),
+    );
+    spec.mounts = vec![Mount::ssh(0, &sock)];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "/run/buildkit/ssh_agent.0\n");
+    assert!(entries(&spec.rootfs.upper).is_empty());
+    // A regular file is refused as a socket.
+    let mut spec = sb.spec("f", ProcessArgs::shell("true"));
+    spec.mounts = vec![Mount::ssh(0, sb.lower.join("data/keep.txt"))];
+    assert_eq!(
+        sb.run(&spec).unwrap_err().kind(),
+        ExecErrorKind::InvalidSpec
+    );
+    sb.assert_clean();
+}
+
+#[test]
+fn many_long_lower_dirs_use_the_new_mount_api() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    // 100 lowers with ~100-byte paths exceed one page of classic mount options.
+    let mut lowers = Vec::new();
+    for i in 0..100 {
+        let dir = sb
+            .dir
+            .path()
+            .join(format!("layer-{i:03}-{}", "x".repeat(80)));
+        std::fs::create_dir_all(dir.join("layers")).unwrap();
+        std::fs::write(dir.join("layers").join(i.to_string()), "").unwrap();
+        lowers.push(dir);
+    }
+    let mut spec = sb.spec("s", ProcessArgs::shell("ls /layers | wc -l"));
+    lowers.push(sb.lower.clone());
+    spec.rootfs.lowers = lowers;
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "100");
     sb.assert_clean();
 }
