@@ -14,9 +14,11 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// The compression a layer media type declares; an unknown (non-layer) type is an error.
 pub fn compression_of(media_type: &MediaType) -> Result<Compression> {
-    media_type.layer_compression().ok_or_else(|| Error::Unsupported {
-        what: format!("media type {media_type} is not a layer type strata can unpack"),
-    })
+    media_type
+        .layer_compression()
+        .ok_or_else(|| Error::Unsupported {
+            what: format!("media type {media_type} is not a layer type strata can unpack"),
+        })
 }
 
 /// The compression the first bytes of a blob reveal. Anything that is neither gzip nor zstd
@@ -45,7 +47,10 @@ pub fn sniff<R: Read>(mut reader: R) -> io::Result<(Compression, impl Read)> {
         }
     }
     let compression = detect(&prefix[..n]);
-    Ok((compression, Cursor::new(prefix).take(n as u64).chain(reader)))
+    Ok((
+        compression,
+        Cursor::new(prefix).take(n as u64).chain(reader),
+    ))
 }
 
 /// A reader yielding the uncompressed bytes of `reader`. `None` detects from magic bytes.
@@ -83,12 +88,18 @@ pub struct CompressOptions {
 
 impl CompressOptions {
     pub fn new(compression: Compression) -> Self {
-        CompressOptions { compression, level: None, threads: 0 }
+        CompressOptions {
+            compression,
+            level: None,
+            threads: 0,
+        }
     }
 
     fn thread_count(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         } else {
             self.threads
         }
@@ -123,14 +134,18 @@ impl<W: Write> Encoder<W> {
             Compression::Gzip => {
                 let level = options.level.unwrap_or(6);
                 if !(0..=9).contains(&level) {
-                    return Err(Error::Unsupported { what: format!("gzip level {level} (0-9)") });
+                    return Err(Error::Unsupported {
+                        what: format!("gzip level {level} (0-9)"),
+                    });
                 }
                 Encoder::Gzip(ParGzEncoder::new(inner, level as u32, threads))
             }
             Compression::Zstd => {
                 let level = options.level.unwrap_or(3);
                 if !(1..=22).contains(&level) {
-                    return Err(Error::Unsupported { what: format!("zstd level {level} (1-22)") });
+                    return Err(Error::Unsupported {
+                        what: format!("zstd level {level} (1-22)"),
+                    });
                 }
                 let map = |e| Error::io("<zstd encoder>", e);
                 let mut e = zstd::Encoder::new(inner, level).map_err(map)?;

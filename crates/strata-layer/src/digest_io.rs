@@ -57,7 +57,10 @@ impl<W: Write> LayerWriter<W> {
 
     /// Flush the compressor's trailer and return the inner writer with the digests.
     pub fn finish(self) -> Result<(W, LayerDigests)> {
-        let blob = self.encoder.finish().map_err(|e| Error::io("<layer blob>", e))?;
+        let blob = self
+            .encoder
+            .finish()
+            .map_err(|e| Error::io("<layer blob>", e))?;
         let (inner, digest, size) = blob.finish();
         let digests = LayerDigests {
             diff_id: self.diff.finish(),
@@ -92,7 +95,11 @@ pub struct DigestReader<R> {
 
 impl<R: Read> DigestReader<R> {
     pub fn new(inner: R, algorithm: Algorithm) -> Self {
-        DigestReader { inner, digester: Digester::new(algorithm), read: 0 }
+        DigestReader {
+            inner,
+            digester: Digester::new(algorithm),
+            read: 0,
+        }
     }
 
     /// Bytes read so far.
@@ -126,13 +133,18 @@ impl<'a> LayerReader<'a> {
     /// `compression` `None` detects it from the magic bytes.
     pub fn new<R: Read + 'a>(blob: R, compression: Option<Compression>) -> Result<Self> {
         let tar = decompress(blob, compression).map_err(|e| Error::io("<layer blob>", e))?;
-        Ok(LayerReader { inner: DigestReader::new(tar, Algorithm::Sha256) })
+        Ok(LayerReader {
+            inner: DigestReader::new(tar, Algorithm::Sha256),
+        })
     }
 
     /// Drain what is left of the tar (trailing padding counts towards the diffID) and return
     /// the diffID and the uncompressed size.
     pub fn finish(self) -> Result<(Digest, u64)> {
-        let (_, digest, size) = self.inner.finish().map_err(|e| Error::io("<layer blob>", e))?;
+        let (_, digest, size) = self
+            .inner
+            .finish()
+            .map_err(|e| Error::io("<layer blob>", e))?;
         Ok((digest, size))
     }
 }
@@ -163,7 +175,11 @@ mod tests {
             let mut head = [0u8; 10];
             r.read_exact(&mut head).unwrap();
             let (diff_id, size) = r.finish().unwrap();
-            assert_eq!((diff_id, size), (d.diff_id.clone(), tar.len() as u64), "{c:?}");
+            assert_eq!(
+                (diff_id, size),
+                (d.diff_id.clone(), tar.len() as u64),
+                "{c:?}"
+            );
         }
     }
 

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 pub enum FileData {
     /// Exactly `size` bytes read from `path` at write time; a file that shrank meanwhile is
     /// an error rather than a silently short layer.
-    Path { path: PathBuf, size: u64 },
+    Path {
+        path: PathBuf,
+        size: u64,
+    },
     Bytes(Vec<u8>),
 }
 
@@ -31,8 +34,14 @@ pub enum EntryKind {
     Symlink(Vec<u8>),
     /// Path (inside the layer) of an earlier entry this one is a hard link to.
     HardLink(Vec<u8>),
-    CharDevice { major: u32, minor: u32 },
-    BlockDevice { major: u32, minor: u32 },
+    CharDevice {
+        major: u32,
+        minor: u32,
+    },
+    BlockDevice {
+        major: u32,
+        minor: u32,
+    },
     Fifo,
 }
 
@@ -55,7 +64,15 @@ pub struct Entry {
 impl Entry {
     /// An entry owned by root with mtime 0 and no xattrs.
     pub fn new(path: impl Into<Vec<u8>>, kind: EntryKind, mode: u32) -> Self {
-        Entry { path: path.into(), kind, mode, uid: 0, gid: 0, mtime: 0, xattrs: BTreeMap::new() }
+        Entry {
+            path: path.into(),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: BTreeMap::new(),
+        }
     }
 }
 

@@ -61,15 +61,24 @@ impl Error {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn escape(entry: &[u8], reason: impl Into<String>) -> Self {
-        Error::PathEscape { entry: display_name(entry), reason: reason.into() }
+        Error::PathEscape {
+            entry: display_name(entry),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn invalid(entry: &[u8], message: impl Into<String>) -> Self {
-        Error::InvalidTar { entry: display_name(entry), message: message.into() }
+        Error::InvalidTar {
+            entry: display_name(entry),
+            message: message.into(),
+        }
     }
 }
 

@@ -78,8 +78,9 @@ impl<W: Write> ParGzEncoder<W> {
         while self.in_flight.len() >= self.threads {
             self.drain_one()?;
         }
-        self.in_flight
-            .push_back(std::thread::spawn(move || compress_block(&block, &dict, level, last)));
+        self.in_flight.push_back(std::thread::spawn(move || {
+            compress_block(&block, &dict, level, last)
+        }));
         Ok(())
     }
 
@@ -131,12 +132,18 @@ fn compress_block(block: &[u8], dict: &[u8], level: u32, last: bool) -> io::Resu
     if !dict.is_empty() {
         c.set_dictionary(dict).map_err(io::Error::other)?;
     }
-    let flush = if last { FlushCompress::Finish } else { FlushCompress::Sync };
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
     let mut out = Vec::with_capacity(block.len() / 2 + 1024);
     let mut input = block;
     loop {
         let before = c.total_in();
-        let status = c.compress_vec(input, &mut out, flush).map_err(io::Error::other)?;
+        let status = c
+            .compress_vec(input, &mut out, flush)
+            .map_err(io::Error::other)?;
         input = &input[(c.total_in() - before) as usize..];
         let done = match status {
             Status::StreamEnd => true,
@@ -174,7 +181,9 @@ mod tests {
             let four = gz(&data, 4);
             assert_eq!(one, four, "output differs by thread count for {n} bytes");
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&one[..]).read_to_end(&mut back).unwrap();
+            flate2::read::GzDecoder::new(&one[..])
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data);
         }
     }
@@ -186,6 +195,11 @@ mod tests {
         let mut serial = flate2::write::GzEncoder::new(Vec::new(), Level::new(6));
         serial.write_all(&data).unwrap();
         let serial = serial.finish().unwrap();
-        assert!(par.len() < serial.len() + serial.len() / 10 + 256, "{} vs {}", par.len(), serial.len());
+        assert!(
+            par.len() < serial.len() + serial.len() / 10 + 256,
+            "{} vs {}",
+            par.len(),
+            serial.len()
+        );
     }
 }

@@ -114,7 +114,9 @@ impl<W: Write> TarWriter<W> {
                         path,
                         io::Error::new(
                             io::ErrorKind::UnexpectedEof,
-                            format!("file shrank from {size} to {copied} bytes while being archived"),
+                            format!(
+                                "file shrank from {size} to {copied} bytes while being archived"
+                            ),
                         ),
                     ));
                 }
@@ -139,9 +141,14 @@ fn validate_path(path: &[u8]) -> Result<()> {
     let bad = path.is_empty()
         || path[0] == b'/'
         || path.contains(&0)
-        || path.split(|&c| c == b'/').any(|c| c.is_empty() || c == b"." || c == b"..");
+        || path
+            .split(|&c| c == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..");
     if bad {
-        return Err(Error::invalid(path, "layer paths must be relative, without empty, '.' or '..' components"));
+        return Err(Error::invalid(
+            path,
+            "layer paths must be relative, without empty, '.' or '..' components",
+        ));
     }
     Ok(())
 }
@@ -232,17 +239,25 @@ mod tests {
             let value = vec![b'v'; vlen];
             pax_record(&mut out, b"path", &value);
             let (len, _) = std::str::from_utf8(&out).unwrap().split_once(' ').unwrap();
-            assert_eq!(len.parse::<usize>().unwrap(), out.len(), "value length {vlen}");
+            assert_eq!(
+                len.parse::<usize>().unwrap(),
+                out.len(),
+                "value length {vlen}"
+            );
         }
     }
 
     #[test]
     fn tar_crate_reads_what_we_write() {
         let long = "d/".repeat(80) + "file";
-        let mut e = Entry::new(long.as_bytes(), EntryKind::File(FileData::Bytes(b"hi".to_vec())), 0o4755);
+        let mut e = Entry::new(
+            long.as_bytes(),
+            EntryKind::File(FileData::Bytes(b"hi".to_vec())),
+            0o4755,
+        );
         e.uid = 1 << 30;
         e.mtime = 1_700_000_000;
-        e.xattrs.insert("user.k".into(), b"v\nw".to_vec());
+        e.xattrs.insert("user.k".into(), b"v w".to_vec());
         let mut w = TarWriter::new(Vec::new());
         w.append(&e).unwrap();
         let bytes = w.finish().unwrap();
@@ -261,7 +276,10 @@ mod tests {
             .filter(|r| r.key_bytes().starts_with(b"SCHILY"))
             .map(|r| (r.key().unwrap().to_owned(), r.value_bytes().to_vec()))
             .collect();
-        assert_eq!(pax, vec![("SCHILY.xattr.user.k".to_owned(), b"v\nw".to_vec())]);
+        assert_eq!(
+            pax,
+            vec![("SCHILY.xattr.user.k".to_owned(), b"v w".to_vec())]
+        );
         let mut body = String::new();
         got.read_to_string(&mut body).unwrap();
         assert_eq!(body, "hi");
@@ -269,11 +287,75 @@ mod tests {
     }
 
     #[test]
+    fn own_reader_round_trips_every_kind() {
+        let mut cap = Entry::new(
+            "bin/ping",
+            EntryKind::File(FileData::Bytes(vec![7; 700])),
+            0o755,
+        );
+        // Binary values with newlines and NULs, as security.capability has.
+        cap.xattrs
+            .insert("security.capability".into(), vec![1, b'\n', 0, 2]);
+        cap.mtime = -5;
+        let entries = vec![
+            Entry::new("bin", EntryKind::Dir, 0o755),
+            cap,
+            Entry::new("bin/p2", EntryKind::HardLink(b"bin/ping".to_vec()), 0o755),
+            Entry::new(
+                "dev/null",
+                EntryKind::CharDevice { major: 1, minor: 3 },
+                0o666,
+            ),
+            Entry::new(
+                "dev/sda",
+                EntryKind::BlockDevice { major: 8, minor: 0 },
+                0o660,
+            ),
+            Entry::new("p", EntryKind::Fifo, 0o644),
+            Entry::new("l", EntryKind::Symlink("x/".repeat(70).into_bytes()), 0o777),
+        ];
+        let mut w = TarWriter::new(Vec::new());
+        for e in &entries {
+            w.append(e).unwrap();
+        }
+        let bytes = w.finish().unwrap();
+        let mut r = crate::tar_read::TarReader::new(&bytes[..]);
+        for e in &entries {
+            let h = r.next_header().unwrap().unwrap();
+            let mut path = e.path.clone();
+            if e.kind == EntryKind::Dir {
+                path.push(b'/');
+            }
+            assert_eq!(h.path, path);
+            assert_eq!((h.mode, h.mtime), (e.mode, e.mtime));
+            assert_eq!(h.xattrs, e.xattrs);
+            match &e.kind {
+                EntryKind::Symlink(t) | EntryKind::HardLink(t) => assert_eq!(&h.link, t),
+                EntryKind::CharDevice { major, minor }
+                | EntryKind::BlockDevice { major, minor } => {
+                    assert_eq!((h.major, h.minor), (*major, *minor))
+                }
+                EntryKind::File(FileData::Bytes(b)) => {
+                    let mut data = Vec::new();
+                    r.data().read_to_end(&mut data).unwrap();
+                    assert_eq!(&data, b);
+                }
+                _ => {}
+            }
+        }
+        assert!(r.next_header().unwrap().is_none());
+    }
+
+    #[test]
     fn rejects_dot_dot_paths() {
         let mut w = TarWriter::new(Vec::new());
         for p in [&b"../x"[..], b"/abs", b"a//b", b"a/./b", b""] {
             let e = Entry::new(p, EntryKind::Dir, 0o755);
-            assert!(w.append(&e).is_err(), "{:?} accepted", String::from_utf8_lossy(p));
+            assert!(
+                w.append(&e).is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(p)
+            );
         }
     }
 }

@@ -34,7 +34,11 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { source_date_epoch: None, owner: None, xattrs: true }
+        WriteOptions {
+            source_date_epoch: None,
+            owner: None,
+            xattrs: true,
+        }
     }
 }
 
@@ -77,7 +81,10 @@ pub fn write_entries<W: Write>(
 ) -> Result<WriteStats> {
     sort_entries(&mut entries);
     if let Some(w) = entries.windows(2).find(|w| w[0].path == w[1].path) {
-        return Err(Error::invalid(&w[0].path, "duplicate path in layer entries"));
+        return Err(Error::invalid(
+            &w[0].path,
+            "duplicate path in layer entries",
+        ));
     }
     let mut tar = TarWriter::new(out);
     let mut stats = WriteStats::default();
@@ -208,8 +215,9 @@ impl<'o, W: Write> Walker<'o, W> {
                     });
                 }
             }
-            let whiteout_xattr =
-                ["trusted.overlay.whiteout", "user.overlay.whiteout"].iter().any(|k| xattrs.contains_key(*k));
+            let whiteout_xattr = ["trusted.overlay.whiteout", "user.overlay.whiteout"]
+                .iter()
+                .any(|k| xattrs.contains_key(*k));
             if (ft.is_char_device() && md.rdev() == 0) || (ft.is_file() && whiteout_xattr) {
                 let mut wh = parent_of(&rel).to_vec();
                 wh.extend_from_slice(WHITEOUT_PREFIX);
@@ -236,7 +244,10 @@ impl<'o, W: Write> Walker<'o, W> {
                     if md.nlink() > 1 {
                         self.links.insert(key, rel.clone());
                     }
-                    EntryKind::File(FileData::Path { path: path.to_owned(), size: md.len() })
+                    EntryKind::File(FileData::Path {
+                        path: path.to_owned(),
+                        size: md.len(),
+                    })
                 }
             }
         } else if ft.is_symlink() {

@@ -17,13 +17,13 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use strata_oci::Digest;
-use tar::EntryType;
 
 pub use resolve::SymlinkPolicy;
 
 use crate::compress::Compression;
 use crate::digest_io::LayerReader;
 use crate::error::{display_name, Error, Result};
+use crate::tar_read::{TarHeader, TarKind, TarReader};
 use crate::tree::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use meta::Meta;
 use resolve::{clean, join, Resolver};
@@ -125,25 +125,30 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
         Ownership::Ignore => false,
     };
     let mut a = Applier {
-        r: Resolver { root: root_fd, root_path: root.to_owned(), policy: options.symlinks },
+        r: Resolver {
+            root: root_fd,
+            root_path: root.to_owned(),
+            policy: options.symlinks,
+        },
         options,
         chown,
         touched: HashSet::new(),
         dirs: Vec::new(),
         counts: Counts::default(),
     };
-    let mut archive = tar::Archive::new(layer);
-    let entries = archive.entries().map_err(|e| Error::invalid(b"<tar>", e.to_string()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::invalid(b"<tar header>", e.to_string()))?;
-        a.entry(entry)?;
+    let mut tar = TarReader::new(layer);
+    while let Some(header) = tar.next_header()? {
+        a.entry(header, &mut tar)?;
     }
     a.finish_dirs()?;
     let counts = a.counts;
-    let (diff_id, tar_size) = archive.into_inner().finish()?;
+    let (diff_id, tar_size) = tar.into_inner().finish()?;
     if let Some(want) = &options.expected_diff_id {
         if *want != diff_id {
-            return Err(Error::DiffIdMismatch { expected: want.clone(), actual: diff_id });
+            return Err(Error::DiffIdMismatch {
+                expected: want.clone(),
+                actual: diff_id,
+            });
         }
     }
     Ok(ApplyStats {
@@ -189,30 +194,25 @@ struct Applier<'o> {
 }
 
 impl Applier<'_> {
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
-        let etype = entry.header().entry_type();
-        if matches!(etype, EntryType::XGlobalHeader) {
-            self.counts.skipped += 1;
-            return Ok(());
-        }
+    fn entry<R: Read>(&mut self, h: TarHeader, tar: &mut TarReader<R>) -> Result<()> {
+        let raw = h.path.clone();
+        let etype = h.kind;
         self.counts.entries += 1;
         let comps = clean(&raw)?;
         let Some((name, parent)) = comps.split_last() else {
             // The root itself ("./"): only its metadata can change.
-            if etype != EntryType::Directory {
+            if etype != TarKind::Dir {
                 return Err(Error::invalid(&raw, "only a directory may name the root"));
             }
-            let meta = meta::read_meta(&mut entry, &raw)?;
+            let meta = meta::meta_of(&h, self.options.xattrs)?;
             self.counts.dirs += 1;
             self.dirs.push((Vec::new(), raw, meta));
             return Ok(());
         };
         if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX) {
-            return self.whiteout(&raw, parent, *name, target);
+            return self.whiteout(&raw, parent, name, target);
         }
-        let meta = meta::read_meta(&mut entry, &raw)?;
-        let meta = Meta { xattrs: if self.options.xattrs { meta.xattrs } else { Default::default() }, ..meta };
+        let meta = meta::meta_of(&h, self.options.xattrs)?;
         let touched = &mut self.touched;
         let dir = self
             .r
@@ -227,7 +227,7 @@ impl Applier<'_> {
         let existing = self.r.file_type(&dir, &comps, name)?;
 
         match etype {
-            EntryType::Directory => {
+            TarKind::Dir => {
                 if existing != Some(FileType::Directory) {
                     self.r.remove_all(&dir, &comps, name)?;
                     rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700))
@@ -240,39 +240,50 @@ impl Applier<'_> {
                 self.counts.dirs += 1;
                 self.dirs.push((join(&comps), raw, meta));
             }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+            TarKind::File => {
                 self.r.remove_all(&dir, &comps, name)?;
-                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                let flags = OFlags::WRONLY
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
                 let fd = rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600))
                     .map_err(|e| self.fs_err(&comps, e))?;
                 let mut file = File::from(fd);
-                let n = io::copy(&mut entry, &mut file).map_err(|e| self.io_err(&comps, e))?;
+                let n = io::copy(&mut tar.data(), &mut file).map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        Error::invalid(&raw, "archive truncated in the entry's data")
+                    } else {
+                        self.io_err(&comps, e)
+                    }
+                })?;
                 meta::set_xattrs_fd(&file, &meta, &raw)?;
                 meta::set_fd(&file, &meta, &raw, self.chown)?;
                 self.counts.files += 1;
                 self.counts.file_bytes += n;
             }
-            EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::invalid(&raw, "symlink without a target"))?
-                    .into_owned();
+            TarKind::Symlink => {
+                let target = h.link.clone();
                 if target.is_empty() || target.contains(&0) {
-                    return Err(Error::invalid(&raw, "symlink target is empty or holds a NUL byte"));
+                    return Err(Error::invalid(
+                        &raw,
+                        "symlink target is empty or holds a NUL byte",
+                    ));
                 }
                 self.r.remove_all(&dir, &comps, name)?;
-                rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| self.fs_err(&comps, e))?;
+                rustix::fs::symlinkat(target.as_slice(), &dir, *name)
+                    .map_err(|e| self.fs_err(&comps, e))?;
                 meta::set_xattrs_at(&dir, name, &meta, &raw)?;
                 meta::set_at(&dir, name, &meta, &raw, self.chown, true)?;
                 self.counts.symlinks += 1;
             }
-            EntryType::Link => {
-                self.hard_link(&mut entry, &raw, &dir, &comps, name)?;
+            TarKind::HardLink => {
+                self.hard_link(&h.link, &raw, &dir, &comps, name)?;
             }
-            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+            TarKind::Char | TarKind::Block | TarKind::Fifo => {
                 let (ft, kind) = match etype {
-                    EntryType::Char => (FileType::CharacterDevice, "character device"),
-                    EntryType::Block => (FileType::BlockDevice, "block device"),
+                    TarKind::Char => (FileType::CharacterDevice, "character device"),
+                    TarKind::Block => (FileType::BlockDevice, "block device"),
                     _ => (FileType::Fifo, "fifo"),
                 };
                 if ft != FileType::Fifo {
@@ -290,11 +301,8 @@ impl Applier<'_> {
                         }
                     }
                 }
-                let h = entry.header();
-                let major = h.device_major().ok().flatten().unwrap_or(0);
-                let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 self.r.remove_all(&dir, &comps, name)?;
-                let dev = rustix::fs::makedev(major, minor);
+                let dev = rustix::fs::makedev(h.major, h.minor);
                 match rustix::fs::mknodat(&dir, *name, ft, Mode::from_raw_mode(0o600), dev) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::PERM) => {
@@ -311,31 +319,32 @@ impl Applier<'_> {
                 meta::set_at(&dir, name, &meta, &raw, self.chown, false)?;
                 self.counts.devices += 1;
             }
-            other => {
+            TarKind::Other(flag) => {
                 return Err(Error::Unsupported {
-                    what: format!("tar entry type {other:?} of {:?}", display_name(&raw)),
+                    what: format!(
+                        "tar entry type {:?} of {:?}",
+                        flag as char,
+                        display_name(&raw)
+                    ),
                 })
             }
         }
         Ok(())
     }
 
-    fn hard_link<R: Read>(
+    fn hard_link(
         &mut self,
-        entry: &mut tar::Entry<'_, R>,
+        target_raw: &[u8],
         raw: &[u8],
         dir: &OwnedFd,
         comps: &[&[u8]],
         name: &[u8],
     ) -> Result<()> {
-        let target_raw = entry
-            .link_name_bytes()
-            .ok_or_else(|| Error::invalid(raw, "hard link without a target"))?
-            .into_owned();
-        let target = clean(&target_raw).map_err(|e| match e {
-            Error::PathEscape { reason, .. } => {
-                Error::escape(raw, format!("hard link target {:?}: {reason}", display_name(&target_raw)))
-            }
+        let target = clean(target_raw).map_err(|e| match e {
+            Error::PathEscape { reason, .. } => Error::escape(
+                raw,
+                format!("hard link target {:?}: {reason}", display_name(target_raw)),
+            ),
             other => other,
         })?;
         let Some((tname, tparent)) = target.split_last() else {
@@ -344,12 +353,23 @@ impl Applier<'_> {
         let tdir = self
             .r
             .open_dir(raw, tparent, false, |_| {})?
-            .ok_or_else(|| Error::invalid(raw, format!("hard link target {:?} does not exist", display_name(&target_raw))))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    raw,
+                    format!(
+                        "hard link target {:?} does not exist",
+                        display_name(target_raw)
+                    ),
+                )
+            })?;
         match self.r.file_type(&tdir, &target, tname)? {
             None => {
                 return Err(Error::invalid(
                     raw,
-                    format!("hard link target {:?} does not exist", display_name(&target_raw)),
+                    format!(
+                        "hard link target {:?} does not exist",
+                        display_name(target_raw)
+                    ),
                 ))
             }
             Some(FileType::Directory) => {
@@ -361,7 +381,8 @@ impl Applier<'_> {
             return Ok(()); // A link to itself: already there.
         }
         self.r.remove_all(dir, comps, name)?;
-        rustix::fs::linkat(&tdir, *tname, dir, name, AtFlags::empty()).map_err(|e| self.fs_err(comps, e))?;
+        rustix::fs::linkat(&tdir, *tname, dir, name, AtFlags::empty())
+            .map_err(|e| self.fs_err(comps, e))?;
         self.counts.hardlinks += 1;
         Ok(())
     }
@@ -397,11 +418,13 @@ impl Applier<'_> {
             WhiteoutMode::Overlay { .. } => {
                 let dir = self.open_parent_creating(raw, parent)?;
                 self.r.remove_all(&dir, &path, target)?;
-                match rustix::fs::mknodat(&dir, target, FileType::CharacterDevice, Mode::empty(), 0) {
+                match rustix::fs::mknodat(&dir, target, FileType::CharacterDevice, Mode::empty(), 0)
+                {
                     Ok(()) => Ok(()),
                     Err(rustix::io::Errno::PERM) => Err(Error::NotPermitted {
                         entry: display_name(raw),
-                        message: "creating an overlay whiteout (char device 0/0) needs CAP_MKNOD".into(),
+                        message: "creating an overlay whiteout (char device 0/0) needs CAP_MKNOD"
+                            .into(),
                     }),
                     Err(e) => Err(self.fs_err(&path, e)),
                 }
@@ -419,10 +442,17 @@ impl Applier<'_> {
             }
             WhiteoutMode::Overlay { user_xattr } => {
                 let dir = self.open_parent_creating(raw, dir_comps)?;
-                let key = if user_xattr { "user.overlay.opaque" } else { "trusted.overlay.opaque" };
-                rustix::fs::fsetxattr(&dir, key, b"y", rustix::fs::XattrFlags::empty()).map_err(|e| {
-                    Error::NotPermitted { entry: display_name(raw), message: format!("cannot set {key}: {e}") }
-                })
+                let key = if user_xattr {
+                    "user.overlay.opaque"
+                } else {
+                    "trusted.overlay.opaque"
+                };
+                rustix::fs::fsetxattr(&dir, key, b"y", rustix::fs::XattrFlags::empty()).map_err(
+                    |e| Error::NotPermitted {
+                        entry: display_name(raw),
+                        message: format!("cannot set {key}: {e}"),
+                    },
+                )
             }
         }
     }
@@ -464,7 +494,11 @@ impl Applier<'_> {
     fn finish_dirs(&mut self) -> Result<()> {
         let dirs = std::mem::take(&mut self.dirs);
         for (path, raw, meta) in dirs.iter().rev() {
-            let comps: Vec<&[u8]> = if path.is_empty() { Vec::new() } else { path.split(|&c| c == b'/').collect() };
+            let comps: Vec<&[u8]> = if path.is_empty() {
+                Vec::new()
+            } else {
+                path.split(|&c| c == b'/').collect()
+            };
             // A later entry may have replaced the directory (or a parent) with something
             // else; then there is nothing to stamp.
             let Some(fd) = self.r.open_dir(raw, &comps, false, |_| {}).ok().flatten() else {

@@ -45,13 +45,19 @@ pub(crate) fn clean(raw: &[u8]) -> Result<Vec<&[u8]>> {
                 }
             }
             _ if c.len() > NAME_MAX => {
-                return Err(Error::invalid(raw, format!("a path component is longer than {NAME_MAX} bytes")));
+                return Err(Error::invalid(
+                    raw,
+                    format!("a path component is longer than {NAME_MAX} bytes"),
+                ));
             }
             _ => comps.push(c),
         }
     }
     if comps.iter().map(|c| c.len() + 1).sum::<usize>() > PATH_MAX {
-        return Err(Error::invalid(raw, format!("path is longer than {PATH_MAX} bytes")));
+        return Err(Error::invalid(
+            raw,
+            format!("path is longer than {PATH_MAX} bytes"),
+        ));
     }
     Ok(comps)
 }
@@ -110,24 +116,39 @@ impl Resolver {
                     if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
                         return Err(Error::invalid(
                             entry,
-                            format!("parent {:?} is not a directory", String::from_utf8_lossy(&join(prefix))),
+                            format!(
+                                "parent {:?} is not a directory",
+                                String::from_utf8_lossy(&join(prefix))
+                            ),
                         ));
                     }
                     if self.policy == SymlinkPolicy::Refuse {
                         return Err(Error::escape(
                             entry,
-                            format!("parent {:?} is a symlink", String::from_utf8_lossy(&join(prefix))),
+                            format!(
+                                "parent {:?} is a symlink",
+                                String::from_utf8_lossy(&join(prefix))
+                            ),
                         ));
                     }
                     // Resolve the whole prefix with the root as "/", in the kernel.
                     let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-                    cur = match rustix::fs::openat2(&self.root, join(prefix), dir_flags & !OFlags::NOFOLLOW, Mode::empty(), how) {
+                    cur = match rustix::fs::openat2(
+                        &self.root,
+                        join(prefix),
+                        dir_flags & !OFlags::NOFOLLOW,
+                        Mode::empty(),
+                        how,
+                    ) {
                         Ok(fd) => fd,
                         Err(rustix::io::Errno::NOENT) if !create => return Ok(None),
                         Err(rustix::io::Errno::NOENT) => {
                             return Err(Error::invalid(
                                 entry,
-                                format!("parent symlink {:?} points to nothing", String::from_utf8_lossy(&join(prefix))),
+                                format!(
+                                    "parent symlink {:?} points to nothing",
+                                    String::from_utf8_lossy(&join(prefix))
+                                ),
                             ))
                         }
                         Err(_) => return Err(self.io_err(prefix, e)),
@@ -140,7 +161,12 @@ impl Resolver {
     }
 
     /// The type of `name` in `dir`, not following symlinks; `None` when absent.
-    pub fn file_type(&self, dir: impl AsFd, comps: &[&[u8]], name: &[u8]) -> Result<Option<FileType>> {
+    pub fn file_type(
+        &self,
+        dir: impl AsFd,
+        comps: &[&[u8]],
+        name: &[u8],
+    ) -> Result<Option<FileType>> {
         match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(FileType::from_raw_mode(st.st_mode))),
             Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -190,8 +216,12 @@ mod tests {
 
     #[test]
     fn cleans_lexically_and_refuses_escapes() {
-        let ok: &[(&[u8], &[u8])] =
-            &[(b"/etc/x", b"etc/x"), (b"./a//b/./c", b"a/b/c"), (b"a/../b", b"b"), (b"./", b"")];
+        let ok: &[(&[u8], &[u8])] = &[
+            (b"/etc/x", b"etc/x"),
+            (b"./a//b/./c", b"a/b/c"),
+            (b"a/../b", b"b"),
+            (b"./", b""),
+        ];
         for (raw, want) in ok {
             assert_eq!(join(&clean(raw).unwrap()), *want);
         }
@@ -199,6 +229,9 @@ mod tests {
             let err = clean(raw).unwrap_err();
             assert_eq!(err.kind(), crate::ErrorKind::PathEscape, "{err}");
         }
-        assert_eq!(clean(&[b'a'; 300]).unwrap_err().kind(), crate::ErrorKind::InvalidTar);
+        assert_eq!(
+            clean(&[b'a'; 300]).unwrap_err().kind(),
+            crate::ErrorKind::InvalidTar
+        );
     }
 }
