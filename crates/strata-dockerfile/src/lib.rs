@@ -14,6 +14,7 @@
 //! The crate does no I/O: callers hand it text.
 
 pub mod ast;
+pub mod dockerignore;
 pub mod error;
 pub mod instructions;
 pub mod shell;
