@@ -21,6 +21,8 @@ pub enum ExecErrorKind {
     Runtime,
     /// Mounting or unmounting a filesystem failed.
     Mount,
+    /// The run was cancelled through [`crate::RunIo::cancel`]; the container was killed.
+    Cancelled,
     /// Any other filesystem or pipe failure.
     Io,
 }

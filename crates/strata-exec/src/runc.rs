@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::bundle::{mkdir, prepare_mounts};
@@ -28,6 +28,9 @@ use crate::user::resolve_user;
 use crate::Executor;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// How often a cancellation flag is checked while a container runs.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Runs steps with the `runc` binary.
 #[derive(Debug, Clone)]
@@ -221,7 +224,24 @@ impl Container {
         let stderr = child.stderr.take();
         let stdin = child.stdin.take();
         let (out_sink, err_sink, in_src) = (&mut io.stdout, &mut io.stderr, &mut io.stdin);
+        let cancel = io.cancel.clone();
+        let exited = AtomicBool::new(false);
+        let killed = AtomicBool::new(false);
         let (wait, out_res, err_res) = std::thread::scope(|s| {
+            if let Some(cancel) = cancel {
+                let (exited, killed, this) = (&exited, &killed, &*self);
+                s.spawn(move || {
+                    while !exited.load(Ordering::Acquire) {
+                        // `runc kill` fails while the container is still being created;
+                        // keep trying until it lands or the run ends by itself.
+                        if cancel.load(Ordering::Acquire) && this.kill() {
+                            killed.store(true, Ordering::Release);
+                            return;
+                        }
+                        std::thread::sleep(CANCEL_POLL);
+                    }
+                });
+            }
             let tail = &tail;
             let out = s.spawn(move || stdout.map_or(Ok(()), |r| pump(r, out_sink.as_mut(), tail)));
             let err = s.spawn(move || stderr.map_or(Ok(()), |r| pump(r, err_sink.as_mut(), tail)));
@@ -233,11 +253,18 @@ impl Container {
                 });
             }
             let wait = child.wait();
+            exited.store(true, Ordering::Release);
             let out_res = out.join();
             let err_res = err.join();
             (wait, out_res, err_res)
         });
         let status = wait.map_err(|e| ExecError::io("wait for runtime", &self.runtime, e))?;
+        if killed.load(Ordering::Acquire) {
+            return Err(ExecError::new(
+                ExecErrorKind::Cancelled,
+                format!("run of container {} cancelled", self.id),
+            ));
+        }
         for res in [out_res, err_res] {
             match res {
                 Ok(Ok(())) => {}
@@ -270,6 +297,19 @@ impl Container {
             }
         }
         Ok(ExitStatusInfo { code, tail })
+    }
+
+    /// Send SIGKILL to the container; false when runc refused (e.g. not created yet).
+    fn kill(&self) -> bool {
+        Command::new(&self.runtime)
+            .arg("--root")
+            .arg(&self.runc_root)
+            .args(["kill", &self.id, "KILL"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Delete the runtime container, unmount, drop stubs from the upper dir, remove the

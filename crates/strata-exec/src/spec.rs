@@ -4,6 +4,8 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::error::ExecError;
 
@@ -328,12 +330,17 @@ impl Ulimit {
 /// last `tail_lines` lines of both (interleaved in arrival order) are also kept for error
 /// messages.
 pub struct RunIo<'a> {
-    /// Fed to the process's stdin; `None` gives it `/dev/null`.
+    /// Fed to the process's stdin; `None` gives it `/dev/null`. The run returns only after
+    /// this reader reaches end of file or the process closes its stdin, so it must not block
+    /// forever (a terminal needs its own forwarding).
     pub stdin: Option<Box<dyn Read + Send + 'a>>,
     pub stdout: Box<dyn Write + Send + 'a>,
     pub stderr: Box<dyn Write + Send + 'a>,
     /// How many trailing lines [`ExitStatusInfo::tail`] keeps.
     pub tail_lines: usize,
+    /// Set to `true` (from any thread) to kill the container; the run then fails with
+    /// [`crate::ExecErrorKind::Cancelled`] after cleaning up.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl<'a> RunIo<'a> {
@@ -344,6 +351,7 @@ impl<'a> RunIo<'a> {
             stdout: Box::new(stdout),
             stderr: Box::new(stderr),
             tail_lines: 20,
+            cancel: None,
         }
     }
 

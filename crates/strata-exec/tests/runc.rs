@@ -531,3 +531,30 @@ fn many_long_lower_dirs_use_the_new_mount_api() {
     assert_eq!(out.stdout.trim(), "100");
     sb.assert_clean();
 }
+
+#[test]
+fn cancel_kills_the_container_and_cleans_up() {
+    if !prerequisites() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let sb = Sandbox::new();
+    let spec = sb.spec("s", ProcessArgs::shell("echo started; sleep 60"));
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let setter = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        flag.store(true, Ordering::Release);
+    });
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let mut io = strata_exec::RunIo::new(&mut out, std::io::sink());
+    io.cancel = Some(cancel);
+    let err = strata_exec::Executor::run(&sb.exec, &spec, &mut io).unwrap_err();
+    drop(io);
+    setter.join().unwrap();
+    assert_eq!(err.kind(), ExecErrorKind::Cancelled, "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(out, b"started\n");
+    sb.assert_clean();
+}
