@@ -14,6 +14,11 @@
 //! uppercase letter; otherwise the domain is `docker.io`, and a single-segment docker.io path
 //! gains `library/`. `index.docker.io` is spelled `docker.io`. A reference with neither tag
 //! nor digest gets the tag `latest`.
+//!
+//! One deliberate difference: distribution's regular expressions quietly fall back to "no
+//! domain" when a first segment that looks like a host is not a valid one (`foo_bar.com/x`),
+//! producing a reference with an empty domain. strata rejects such input as an invalid
+//! domain instead of guessing.
 
 use std::fmt;
 use std::str::FromStr;
