@@ -17,8 +17,10 @@ pub mod ast;
 pub mod dockerignore;
 pub mod error;
 pub mod instructions;
+pub mod scope;
 pub mod shell;
 pub mod span;
+pub mod stages;
 pub mod syntax;
 
 pub use ast::*;
