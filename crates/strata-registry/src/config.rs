@@ -53,7 +53,10 @@ pub struct Config {
     #[serde(default = "yes")]
     pub metrics: bool,
     /// Grace period for in-flight requests on shutdown.
-    #[serde(default = "default_shutdown", with = "crate::notify::humantime_serde_compat")]
+    #[serde(
+        default = "default_shutdown",
+        with = "crate::notify::humantime_serde_compat"
+    )]
     pub shutdown_timeout: Duration,
 }
 
@@ -91,7 +94,11 @@ fn default_path() -> PathBuf {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { kind: StorageKind::Filesystem, path: default_path(), s3: None }
+        StorageConfig {
+            kind: StorageKind::Filesystem,
+            path: default_path(),
+            s3: None,
+        }
     }
 }
 
@@ -108,9 +115,15 @@ pub struct GcConfig {
     /// Run retention and GC on this schedule while serving; unset = only on demand.
     #[serde(default, with = "opt_dur")]
     pub interval: Option<Duration>,
-    #[serde(default = "default_grace", with = "crate::notify::humantime_serde_compat")]
+    #[serde(
+        default = "default_grace",
+        with = "crate::notify::humantime_serde_compat"
+    )]
     pub grace: Duration,
-    #[serde(default = "default_upload_grace", with = "crate::notify::humantime_serde_compat")]
+    #[serde(
+        default = "default_upload_grace",
+        with = "crate::notify::humantime_serde_compat"
+    )]
     pub upload_grace: Duration,
 }
 
@@ -123,7 +136,11 @@ fn default_upload_grace() -> Duration {
 
 impl Default for GcConfig {
     fn default() -> Self {
-        GcConfig { interval: None, grace: default_grace(), upload_grace: default_upload_grace() }
+        GcConfig {
+            interval: None,
+            grace: default_grace(),
+            upload_grace: default_upload_grace(),
+        }
     }
 }
 
@@ -134,7 +151,10 @@ mod opt_dur {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Option::<String>::deserialize(d)?
-            .map(|s| humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}"))))
+            .map(|s| {
+                humantime::parse_duration(&s)
+                    .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+            })
             .transpose()
     }
 }
@@ -147,7 +167,8 @@ impl Default for Config {
 
 impl Config {
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|e| Error::new(ErrorKind::Config, format!("{}: {e}", origin.display())))
+        toml::from_str(text)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("{}: {e}", origin.display())))
     }
 
     pub fn load(path: &Path) -> Result<Self> {

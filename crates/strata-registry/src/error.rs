@@ -86,7 +86,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -100,7 +103,10 @@ impl Error {
     /// Re-labels a storage `NotFound` with a spec code (e.g. `BLOB_UNKNOWN`).
     pub fn or_kind(self, kind: ErrorKind) -> Self {
         if self.kind == ErrorKind::NotFound {
-            Error { kind, message: self.message }
+            Error {
+                kind,
+                message: self.message,
+            }
         } else {
             self
         }

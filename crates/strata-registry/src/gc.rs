@@ -31,7 +31,11 @@ pub struct GcOptions {
 
 impl Default for GcOptions {
     fn default() -> Self {
-        GcOptions { grace: Duration::from_secs(3600), upload_grace: Duration::from_secs(24 * 3600), dry_run: false }
+        GcOptions {
+            grace: Duration::from_secs(3600),
+            upload_grace: Duration::from_secs(24 * 3600),
+            dry_run: false,
+        }
     }
 }
 
@@ -57,9 +61,13 @@ pub async fn mark(registry: &Registry) -> Result<HashSet<Digest>> {
     for repo in registry.all_repositories().await? {
         let prefix = keys::revisions(&repo);
         for m in s.list(&prefix).await? {
-            let Some(digest) = digest_from_key(&m.key[prefix.len()..]) else { continue };
+            let Some(digest) = digest_from_key(&m.key[prefix.len()..]) else {
+                continue;
+            };
             marked.insert(digest.clone());
-            let Ok(bytes) = s.get(&keys::blob(&digest)).await else { continue };
+            let Ok(bytes) = s.get(&keys::blob(&digest)).await else {
+                continue;
+            };
             if let Ok(info) = manifest::parse(&bytes, None) {
                 marked.extend(info.blobs);
                 marked.extend(info.manifests);
@@ -83,7 +91,10 @@ fn older_than(t: SystemTime, age: Duration) -> bool {
 /// Runs one collection.
 pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
     let s = registry.storage();
-    let mut report = GcReport { dry_run: opts.dry_run, ..Default::default() };
+    let mut report = GcReport {
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
     let marked = mark(registry).await?;
     report.blobs_referenced = marked.len();
     let root = keys::blobs_root();
@@ -92,7 +103,9 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
         if !m.key.ends_with("/data") {
             continue;
         }
-        let Some(digest) = digest_from_key(&m.key[root.len()..]) else { continue };
+        let Some(digest) = digest_from_key(&m.key[root.len()..]) else {
+            continue;
+        };
         report.blobs_total += 1;
         if marked.contains(&digest) {
             continue;
@@ -131,7 +144,11 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
         let prefix = keys::uploads(&repo);
         let mut newest: HashMap<String, SystemTime> = HashMap::new();
         for m in s.list(&prefix).await? {
-            let id = m.key[prefix.len()..].split('/').next().unwrap_or("").to_string();
+            let id = m.key[prefix.len()..]
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
             let e = newest.entry(id).or_insert(SystemTime::UNIX_EPOCH);
             *e = (*e).max(m.modified);
         }

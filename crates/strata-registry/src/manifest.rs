@@ -13,7 +13,12 @@ use crate::names::parse_digest;
 pub const MAX_MANIFEST_SIZE: usize = 4 * 1024 * 1024;
 
 /// Media types accepted for manifests.
-pub const MANIFEST_TYPES: [&str; 4] = [mt::OCI_MANIFEST, mt::OCI_INDEX, mt::DOCKER_MANIFEST, mt::DOCKER_MANIFEST_LIST];
+pub const MANIFEST_TYPES: [&str; 4] = [
+    mt::OCI_MANIFEST,
+    mt::OCI_INDEX,
+    mt::DOCKER_MANIFEST,
+    mt::DOCKER_MANIFEST_LIST,
+];
 
 /// What the registry learns from a manifest.
 #[derive(Debug, Clone)]
@@ -40,7 +45,10 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 fn descriptor_digest(v: &Value, field: &str) -> Result<Digest> {
-    let d = v.get("digest").and_then(Value::as_str).ok_or_else(|| invalid(format!("{field}: descriptor without digest")))?;
+    let d = v
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("{field}: descriptor without digest")))?;
     if v.get("size").and_then(Value::as_u64).is_none() {
         return Err(invalid(format!("{field}: descriptor {d} without size")));
     }
@@ -52,52 +60,81 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestInfo> {
     if bytes.len() > MAX_MANIFEST_SIZE {
         return Err(Error::new(
             ErrorKind::TooLarge,
-            format!("manifest of {} bytes exceeds the {MAX_MANIFEST_SIZE} byte limit", bytes.len()),
+            format!(
+                "manifest of {} bytes exceeds the {MAX_MANIFEST_SIZE} byte limit",
+                bytes.len()
+            ),
         ));
     }
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| invalid(format!("manifest is not valid json: {e}")))?;
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| invalid(format!("manifest is not valid json: {e}")))?;
     if !v.is_object() {
         return Err(invalid("manifest is not a json object"));
     }
     let body_type = v.get("mediaType").and_then(Value::as_str);
-    let content_type = content_type.map(|c| c.split(';').next().unwrap_or("").trim()).filter(|c| !c.is_empty());
+    let content_type = content_type
+        .map(|c| c.split(';').next().unwrap_or("").trim())
+        .filter(|c| !c.is_empty());
     let media_type = match (body_type, content_type) {
         (Some(b), Some(c)) if b != c => {
-            return Err(invalid(format!("manifest mediaType {b} does not match content type {c}")));
+            return Err(invalid(format!(
+                "manifest mediaType {b} does not match content type {c}"
+            )));
         }
         (Some(b), _) => b.to_string(),
         (None, Some(c)) => c.to_string(),
         (None, None) => {
             // OCI allows omitting mediaType; tell an index from a manifest by its fields.
-            if v.get("manifests").is_some() { mt::OCI_INDEX.to_string() } else { mt::OCI_MANIFEST.to_string() }
+            if v.get("manifests").is_some() {
+                mt::OCI_INDEX.to_string()
+            } else {
+                mt::OCI_MANIFEST.to_string()
+            }
         }
     };
     if !MANIFEST_TYPES.contains(&media_type.as_str()) {
-        return Err(Error::new(ErrorKind::ManifestInvalid, format!("unsupported manifest media type {media_type}")));
+        return Err(Error::new(
+            ErrorKind::ManifestInvalid,
+            format!("unsupported manifest media type {media_type}"),
+        ));
     }
     if v.get("schemaVersion").and_then(Value::as_u64) != Some(2) {
         return Err(invalid("manifest schemaVersion must be 2"));
     }
     let mut info = ManifestInfo {
         media_type,
-        artifact_type: v.get("artifactType").and_then(Value::as_str).map(str::to_string),
+        artifact_type: v
+            .get("artifactType")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         blobs: Vec::new(),
         manifests: Vec::new(),
         subject: None,
         annotations: v.get("annotations").cloned(),
     };
     if info.is_index() {
-        let list = v.get("manifests").and_then(Value::as_array).ok_or_else(|| invalid("index without manifests array"))?;
+        let list = v
+            .get("manifests")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("index without manifests array"))?;
         for m in list {
             info.manifests.push(descriptor_digest(m, "manifests")?);
         }
     } else {
-        let config = v.get("config").ok_or_else(|| invalid("manifest without config"))?;
+        let config = v
+            .get("config")
+            .ok_or_else(|| invalid("manifest without config"))?;
         info.blobs.push(descriptor_digest(config, "config")?);
         if info.artifact_type.is_none() {
-            info.artifact_type = config.get("mediaType").and_then(Value::as_str).map(str::to_string);
+            info.artifact_type = config
+                .get("mediaType")
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
-        let layers = v.get("layers").and_then(Value::as_array).ok_or_else(|| invalid("manifest without layers array"))?;
+        let layers = v
+            .get("layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("manifest without layers array"))?;
         for l in layers {
             info.blobs.push(descriptor_digest(l, "layers")?);
         }
@@ -123,14 +160,28 @@ mod tests {
         assert_eq!(info.blobs.len(), 2);
         assert_eq!(info.artifact_type.as_deref(), Some("application/x"));
         assert!(info.subject.is_some());
-        assert_eq!(parse(m.as_bytes(), Some(mt::OCI_INDEX)).unwrap_err().kind(), ErrorKind::ManifestInvalid);
+        assert_eq!(
+            parse(m.as_bytes(), Some(mt::OCI_INDEX)).unwrap_err().kind(),
+            ErrorKind::ManifestInvalid
+        );
     }
 
     #[test]
     fn refuses_bad_manifests() {
-        assert_eq!(parse(b"[]", None).unwrap_err().kind(), ErrorKind::ManifestInvalid);
-        assert_eq!(parse(b"{", None).unwrap_err().kind(), ErrorKind::ManifestInvalid);
-        assert_eq!(parse(br#"{"schemaVersion":2,"layers":[]}"#, None).unwrap_err().kind(), ErrorKind::ManifestInvalid);
+        assert_eq!(
+            parse(b"[]", None).unwrap_err().kind(),
+            ErrorKind::ManifestInvalid
+        );
+        assert_eq!(
+            parse(b"{", None).unwrap_err().kind(),
+            ErrorKind::ManifestInvalid
+        );
+        assert_eq!(
+            parse(br#"{"schemaVersion":2,"layers":[]}"#, None)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ManifestInvalid
+        );
         let big = vec![b' '; MAX_MANIFEST_SIZE + 1];
         assert_eq!(parse(&big, None).unwrap_err().kind(), ErrorKind::TooLarge);
     }

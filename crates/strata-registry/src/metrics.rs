@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Latency histogram bucket bounds in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Series {
@@ -76,18 +78,54 @@ impl Metrics {
                 );
             }
             let labels = format!("method=\"{m}\",route=\"{r}\"");
-            let _ = writeln!(out, "strata_registry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "strata_registry_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "strata_registry_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "strata_registry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "strata_registry_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "strata_registry_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         for (name, help, v) in [
-            ("strata_registry_bytes_sent_total", "Blob and manifest bytes sent.", &self.bytes_sent),
-            ("strata_registry_bytes_received_total", "Bytes received in uploads.", &self.bytes_received),
-            ("strata_registry_gc_runs_total", "Garbage collection runs.", &self.gc_runs),
-            ("strata_registry_gc_blobs_deleted_total", "Blobs removed by GC.", &self.gc_blobs_deleted),
-            ("strata_registry_gc_uploads_deleted_total", "Abandoned uploads removed by GC.", &self.gc_uploads_deleted),
+            (
+                "strata_registry_bytes_sent_total",
+                "Blob and manifest bytes sent.",
+                &self.bytes_sent,
+            ),
+            (
+                "strata_registry_bytes_received_total",
+                "Bytes received in uploads.",
+                &self.bytes_received,
+            ),
+            (
+                "strata_registry_gc_runs_total",
+                "Garbage collection runs.",
+                &self.gc_runs,
+            ),
+            (
+                "strata_registry_gc_blobs_deleted_total",
+                "Blobs removed by GC.",
+                &self.gc_blobs_deleted,
+            ),
+            (
+                "strata_registry_gc_uploads_deleted_total",
+                "Abandoned uploads removed by GC.",
+                &self.gc_uploads_deleted,
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         out
     }

@@ -8,8 +8,10 @@ use strata_oci::Digest;
 use crate::error::{Error, ErrorKind, Result};
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
-        .expect("valid name regex")
+    Regex::new(
+        r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$",
+    )
+    .expect("valid name regex")
 });
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$").expect("valid tag regex"));
@@ -19,7 +21,10 @@ pub const MAX_NAME_LEN: usize = 255;
 
 pub fn validate_name(name: &str) -> Result<()> {
     if name.len() > MAX_NAME_LEN || !NAME.is_match(name) {
-        return Err(Error::new(ErrorKind::NameInvalid, format!("invalid repository name {name:?}")));
+        return Err(Error::new(
+            ErrorKind::NameInvalid,
+            format!("invalid repository name {name:?}"),
+        ));
     }
     Ok(())
 }
@@ -52,12 +57,20 @@ impl Reference {
         if is_tag(s) {
             return Ok(Reference::Tag(s.to_string()));
         }
-        Err(Error::new(ErrorKind::ManifestInvalid, format!("invalid tag {s:?}")))
+        Err(Error::new(
+            ErrorKind::ManifestInvalid,
+            format!("invalid tag {s:?}"),
+        ))
     }
 }
 
 pub fn parse_digest(s: &str) -> Result<Digest> {
-    Digest::parse(s).map_err(|e| Error::new(ErrorKind::DigestInvalid, format!("invalid digest {s:?}: {e}")))
+    Digest::parse(s).map_err(|e| {
+        Error::new(
+            ErrorKind::DigestInvalid,
+            format!("invalid digest {s:?}: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -69,16 +82,40 @@ mod tests {
         for ok in ["a", "library/busybox", "a.b_c__d--e/f0", "x/y/z"] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a//b", "a..b", "a___b", "-a", "a:b", &"a".repeat(256)] {
-            assert_eq!(validate_name(bad).unwrap_err().kind(), ErrorKind::NameInvalid, "{bad}");
+        for bad in [
+            "",
+            "A",
+            "a/",
+            "/a",
+            "a//b",
+            "a..b",
+            "a___b",
+            "-a",
+            "a:b",
+            &"a".repeat(256),
+        ] {
+            assert_eq!(
+                validate_name(bad).unwrap_err().kind(),
+                ErrorKind::NameInvalid,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn references() {
-        assert_eq!(Reference::parse("v1.0").unwrap(), Reference::Tag("v1.0".into()));
-        assert!(matches!(Reference::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(), Reference::Digest(_)));
-        assert_eq!(Reference::parse("sha256:zz").unwrap_err().kind(), ErrorKind::DigestInvalid);
+        assert_eq!(
+            Reference::parse("v1.0").unwrap(),
+            Reference::Tag("v1.0".into())
+        );
+        assert!(matches!(
+            Reference::parse(&format!("sha256:{}", "a".repeat(64))).unwrap(),
+            Reference::Digest(_)
+        ));
+        assert_eq!(
+            Reference::parse("sha256:zz").unwrap_err().kind(),
+            ErrorKind::DigestInvalid
+        );
         assert!(Reference::parse(".bad").is_err());
         assert!(Reference::parse(&"t".repeat(129)).is_err());
     }

@@ -33,7 +33,14 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(action: Action, repo: &str, digest: &Digest, tag: Option<String>, media_type: &str, size: u64) -> Self {
+    pub fn new(
+        action: Action,
+        repo: &str,
+        digest: &Digest,
+        tag: Option<String>,
+        media_type: &str,
+        size: u64,
+    ) -> Self {
         Event {
             id: uuid::Uuid::new_v4().to_string(),
             timestamp: chrono::Utc::now().to_rfc3339(),
@@ -77,7 +84,8 @@ pub(crate) mod humantime_serde_compat {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+        humantime::parse_duration(&s)
+            .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
     }
 }
 
@@ -91,7 +99,10 @@ impl Notifier {
     /// Starts the delivery task (needs a tokio runtime).
     pub fn start(endpoints: Vec<Endpoint>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Event>(1024);
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
                 for ep in &endpoints {
@@ -123,7 +134,9 @@ async fn deliver(client: &reqwest::Client, ep: &Endpoint, ev: &Event) {
                 tracing::debug!(url = %ep.url, event = %ev.id, "notification delivered");
                 return;
             }
-            Ok(r) => tracing::warn!(url = %ep.url, status = %r.status(), attempt, "notification refused"),
+            Ok(r) => {
+                tracing::warn!(url = %ep.url, status = %r.status(), attempt, "notification refused")
+            }
             Err(e) => tracing::warn!(url = %ep.url, error = %e, attempt, "notification failed"),
         }
         if attempt < ep.attempts {

@@ -37,8 +37,11 @@ mod opt_duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
-        s.map(|s| humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}"))))
-            .transpose()
+        s.map(|s| {
+            humantime::parse_duration(&s)
+                .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?}: {e}")))
+        })
+        .transpose()
     }
 }
 
@@ -76,7 +79,11 @@ fn compile(rules: &[RetentionRule]) -> Result<Vec<Compiled<'_>>> {
             let keep = rule
                 .keep_tags
                 .as_deref()
-                .map(|p| Regex::new(p).map_err(|e| Error::new(ErrorKind::Config, format!("retention keep_tags {p:?}: {e}"))))
+                .map(|p| {
+                    Regex::new(p).map_err(|e| {
+                        Error::new(ErrorKind::Config, format!("retention keep_tags {p:?}: {e}"))
+                    })
+                })
                 .transpose()?;
             Ok(Compiled { rule, keep })
         })
@@ -87,18 +94,32 @@ fn glob(pattern: &str, s: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == s,
         Some((pre, rest)) => {
-            s.starts_with(pre) && (0..=s.len() - pre.len()).any(|i| s.is_char_boundary(pre.len() + i) && glob(rest, &s[pre.len() + i..]))
+            s.starts_with(pre)
+                && (0..=s.len() - pre.len())
+                    .any(|i| s.is_char_boundary(pre.len() + i) && glob(rest, &s[pre.len() + i..]))
         }
     }
 }
 
 /// Applies the first matching rule to every repository.
-pub async fn apply(registry: &Registry, rules: &[RetentionRule], dry_run: bool) -> Result<RetentionReport> {
+pub async fn apply(
+    registry: &Registry,
+    rules: &[RetentionRule],
+    dry_run: bool,
+) -> Result<RetentionReport> {
     let compiled = compile(rules)?;
-    let mut report = RetentionReport { dry_run, ..Default::default() };
+    let mut report = RetentionReport {
+        dry_run,
+        ..Default::default()
+    };
     let now = SystemTime::now();
     for repo in registry.all_repositories().await? {
-        let Some(c) = compiled.iter().find(|c| c.rule.repositories.iter().any(|p| glob(p, &repo))) else { continue };
+        let Some(c) = compiled
+            .iter()
+            .find(|c| c.rule.repositories.iter().any(|p| glob(p, &repo)))
+        else {
+            continue;
+        };
         let mut tags = registry.tag_details(&repo).await?;
         // Newest first; ties broken by name for a stable report.
         tags.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
@@ -111,14 +132,25 @@ pub async fn apply(registry: &Registry, rules: &[RetentionRule], dry_run: bool) 
             let reason = if protected {
                 None
             } else if c.rule.max_age.is_some_and(|m| age > m) {
-                Some(format!("older than {}", humantime::format_duration(c.rule.max_age.unwrap_or_default())))
+                Some(format!(
+                    "older than {}",
+                    humantime::format_duration(c.rule.max_age.unwrap_or_default())
+                ))
             } else if c.rule.keep_last.is_some_and(|n| kept_count >= n) {
-                Some(format!("beyond the newest {}", c.rule.keep_last.unwrap_or_default()))
+                Some(format!(
+                    "beyond the newest {}",
+                    c.rule.keep_last.unwrap_or_default()
+                ))
             } else {
                 None
             };
             match reason {
-                Some(reason) => removed.push(Removal { repository: repo.clone(), tag, digest: digest.to_string(), reason }),
+                Some(reason) => removed.push(Removal {
+                    repository: repo.clone(),
+                    tag,
+                    digest: digest.to_string(),
+                    reason,
+                }),
                 None => {
                     if !protected {
                         kept_count += 1;
@@ -132,7 +164,10 @@ pub async fn apply(registry: &Registry, rules: &[RetentionRule], dry_run: bool) 
         let mut manifests = HashSet::new();
         for r in &removed {
             if !dry_run {
-                registry.manifest_delete(&repo, &Reference::Tag(r.tag.clone())).await.or_else(ignore_unknown)?;
+                registry
+                    .manifest_delete(&repo, &Reference::Tag(r.tag.clone()))
+                    .await
+                    .or_else(ignore_unknown)?;
             }
             if let Ok(d) = Digest::parse(&r.digest) {
                 if !reachable.contains(&d) {
@@ -142,7 +177,10 @@ pub async fn apply(registry: &Registry, rules: &[RetentionRule], dry_run: bool) 
         }
         for d in manifests {
             if !dry_run {
-                registry.manifest_delete(&repo, &Reference::Digest(d.clone())).await.or_else(ignore_unknown)?;
+                registry
+                    .manifest_delete(&repo, &Reference::Digest(d.clone()))
+                    .await
+                    .or_else(ignore_unknown)?;
             }
             report.manifests_removed.push(format!("{repo}@{d}"));
         }
@@ -152,7 +190,11 @@ pub async fn apply(registry: &Registry, rules: &[RetentionRule], dry_run: bool) 
 }
 
 fn ignore_unknown(e: Error) -> Result<()> {
-    if e.kind() == ErrorKind::ManifestUnknown { Ok(()) } else { Err(e) }
+    if e.kind() == ErrorKind::ManifestUnknown {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 async fn reachable(registry: &Registry, roots: HashSet<Digest>) -> Result<HashSet<Digest>> {

@@ -18,22 +18,23 @@ use crate::gc::{self, GcOptions};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::registry::Registry;
+use crate::retention;
 use crate::routes::{router, AppState};
 use crate::storage::fs::FsStorage;
 use crate::storage::s3::S3Storage;
 use crate::storage::Storage;
-use crate::retention;
 
 /// Opens the configured storage backend.
 pub fn open_storage(cfg: &Config) -> Result<Arc<dyn Storage>> {
     Ok(match cfg.storage.kind {
         StorageKind::Filesystem => Arc::new(FsStorage::open(&cfg.storage.path)?),
         StorageKind::S3 => {
-            let s3 = cfg
-                .storage
-                .s3
-                .as_ref()
-                .ok_or_else(|| Error::new(ErrorKind::Config, "storage kind s3 needs a [storage.s3] table"))?;
+            let s3 = cfg.storage.s3.as_ref().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    "storage kind s3 needs a [storage.s3] table",
+                )
+            })?;
             Arc::new(S3Storage::new(s3)?)
         }
     })
@@ -42,7 +43,8 @@ pub fn open_storage(cfg: &Config) -> Result<Arc<dyn Storage>> {
 /// Builds the shared request state (needs a tokio runtime for notifications).
 pub fn build_state(cfg: &Config, storage: Arc<dyn Storage>) -> Result<AppState> {
     retention::validate(&cfg.retention)?;
-    let notifier = (!cfg.notifications.is_empty()).then(|| Notifier::start(cfg.notifications.clone()));
+    let notifier =
+        (!cfg.notifications.is_empty()).then(|| Notifier::start(cfg.notifications.clone()));
     let registry = Registry::with_options(storage, notifier, cfg.gc.grace);
     Ok(AppState {
         registry,
@@ -61,25 +63,40 @@ pub async fn bind(cfg: &Config) -> Result<TcpListener> {
 }
 
 /// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn serve(cfg: Config, listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn serve(
+    cfg: Config,
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     if let Some(interval) = cfg.gc.interval {
         spawn_scheduled_gc(&cfg, state.clone(), interval);
     }
     let app = router(state).into_make_service();
     let io_err = |e: std::io::Error| Error::storage(format!("server: {e}"));
     match &cfg.tls {
-        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(io_err),
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(io_err),
         Some(tls) => {
             let acceptor = tls_acceptor(tls)?;
             let l = TlsListener::new(listener, acceptor);
-            axum::serve(l, app).with_graceful_shutdown(shutdown).await.map_err(io_err)
+            axum::serve(l, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(io_err)
         }
     }
 }
 
 fn spawn_scheduled_gc(cfg: &Config, state: AppState, interval: std::time::Duration) {
     let rules = cfg.retention.clone();
-    let opts = GcOptions { grace: cfg.gc.grace, upload_grace: cfg.gc.upload_grace, dry_run: false };
+    let opts = GcOptions {
+        grace: cfg.gc.grace,
+        upload_grace: cfg.gc.upload_grace,
+        dry_run: false,
+    };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.tick().await;
@@ -87,16 +104,31 @@ fn spawn_scheduled_gc(cfg: &Config, state: AppState, interval: std::time::Durati
             tick.tick().await;
             if !rules.is_empty() {
                 match retention::apply(&state.registry, &rules, false).await {
-                    Ok(r) => tracing::info!(tags = r.tags_removed.len(), manifests = r.manifests_removed.len(), "retention applied"),
+                    Ok(r) => tracing::info!(
+                        tags = r.tags_removed.len(),
+                        manifests = r.manifests_removed.len(),
+                        "retention applied"
+                    ),
                     Err(e) => tracing::error!(error = %e, "retention failed"),
                 }
             }
             match gc::collect(&state.registry, opts).await {
                 Ok(r) => {
                     state.metrics.gc_runs.fetch_add(1, Ordering::Relaxed);
-                    state.metrics.gc_blobs_deleted.fetch_add(r.blobs_deleted.len() as u64, Ordering::Relaxed);
-                    state.metrics.gc_uploads_deleted.fetch_add(r.uploads_deleted.len() as u64, Ordering::Relaxed);
-                    tracing::info!(blobs = r.blobs_deleted.len(), bytes = r.bytes_freed, uploads = r.uploads_deleted.len(), "gc done");
+                    state
+                        .metrics
+                        .gc_blobs_deleted
+                        .fetch_add(r.blobs_deleted.len() as u64, Ordering::Relaxed);
+                    state
+                        .metrics
+                        .gc_uploads_deleted
+                        .fetch_add(r.uploads_deleted.len() as u64, Ordering::Relaxed);
+                    tracing::info!(
+                        blobs = r.blobs_deleted.len(),
+                        bytes = r.bytes_freed,
+                        uploads = r.uploads_deleted.len(),
+                        "gc done"
+                    );
                 }
                 Err(e) => tracing::error!(error = %e, "gc failed"),
             }
@@ -107,7 +139,9 @@ fn spawn_scheduled_gc(cfg: &Config, state: AppState, interval: std::time::Durati
 fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let cfg_err = |p: &std::path::Path, e: String| Error::new(ErrorKind::Config, format!("{}: {e}", p.display()));
+    let cfg_err = |p: &std::path::Path, e: String| {
+        Error::new(ErrorKind::Config, format!("{}: {e}", p.display()))
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
         .map_err(|e| cfg_err(&tls.cert, e.to_string()))?
         .collect::<std::result::Result<_, _>>()
@@ -115,7 +149,8 @@ fn tls_acceptor(tls: &TlsConfig) -> Result<TlsAcceptor> {
     if certs.is_empty() {
         return Err(cfg_err(&tls.cert, "no certificates found".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| cfg_err(&tls.key, e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| cfg_err(&tls.key, e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -135,7 +170,9 @@ pub struct TlsListener {
 
 impl TlsListener {
     fn new(listener: TcpListener, acceptor: TlsAcceptor) -> Self {
-        let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let local = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
@@ -149,7 +186,12 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    match tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(tcp),
+                    )
+                    .await
+                    {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, addr)).await;
                         }

@@ -20,7 +20,12 @@ impl Htpasswd {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::new(ErrorKind::Config, format!("{}: {e}", path.display())))?;
-        Self::parse(&text).map_err(|e| Error::new(ErrorKind::Config, format!("{}: {}", path.display(), e.message())))
+        Self::parse(&text).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("{}: {}", path.display(), e.message()),
+            )
+        })
     }
 
     pub fn parse(text: &str) -> Result<Self> {
@@ -30,22 +35,33 @@ impl Htpasswd {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (user, hash) = line
-                .split_once(':')
-                .ok_or_else(|| Error::new(ErrorKind::Config, format!("line {}: expected user:hash", i + 1)))?;
+            let (user, hash) = line.split_once(':').ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("line {}: expected user:hash", i + 1),
+                )
+            })?;
             if !(hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$")) {
                 return Err(Error::new(
                     ErrorKind::Config,
-                    format!("line {}: user {user} does not have a bcrypt hash (use htpasswd -B)", i + 1),
+                    format!(
+                        "line {}: user {user} does not have a bcrypt hash (use htpasswd -B)",
+                        i + 1
+                    ),
                 ));
             }
             users.insert(user.to_string(), hash.to_string());
         }
-        Ok(Htpasswd { users, verified: Mutex::default() })
+        Ok(Htpasswd {
+            users,
+            verified: Mutex::default(),
+        })
     }
 
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        let Some(hash) = self.users.get(user) else { return false };
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
         let key: [u8; 32] = Sha256::digest(format!("{user}:{password}:{hash}").as_bytes()).into();
         {
             let cache = self.verified.lock().unwrap_or_else(|p| p.into_inner());

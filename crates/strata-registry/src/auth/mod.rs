@@ -73,7 +73,10 @@ pub struct AuthConfig {
     pub token_secret: Option<String>,
     #[serde(default = "default_service")]
     pub token_service: String,
-    #[serde(default = "default_expiry", with = "crate::notify::humantime_serde_compat")]
+    #[serde(
+        default = "default_expiry",
+        with = "crate::notify::humantime_serde_compat"
+    )]
     pub token_expiry: Duration,
     /// Absolute token endpoint URL for challenges; default `<scheme>://<host>/token`.
     pub token_realm: Option<String>,
@@ -154,7 +157,10 @@ fn glob_match(pattern: &str, s: &str) -> bool {
         return pattern == s;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !s.starts_with(first) || !s[first.len()..].ends_with(last) || s.len() < first.len() + last.len() {
+    if !s.starts_with(first)
+        || !s[first.len()..].ends_with(last)
+        || s.len() < first.len() + last.len()
+    {
         return false;
     }
     let mut rest = &s[first.len()..s.len() - last.len()];
@@ -172,24 +178,44 @@ impl Authorizer {
         let htpasswd = match (cfg.mode, &cfg.htpasswd) {
             (AuthMode::None, _) => None,
             (_, Some(p)) => Some(Htpasswd::load(p)?),
-            (_, None) => return Err(Error::new(ErrorKind::Config, "auth mode htpasswd/token needs auth.htpasswd")),
+            (_, None) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "auth mode htpasswd/token needs auth.htpasswd",
+                ))
+            }
         };
         let secret = match (cfg.mode, &cfg.token_secret) {
             (AuthMode::Token, Some(s)) if s.len() >= 16 => s.as_bytes().to_vec(),
             (AuthMode::Token, Some(_)) => {
-                return Err(Error::new(ErrorKind::Config, "auth.token_secret must be at least 16 bytes"))
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "auth.token_secret must be at least 16 bytes",
+                ))
             }
-            (AuthMode::Token, None) => return Err(Error::new(ErrorKind::Config, "auth mode token needs auth.token_secret")),
+            (AuthMode::Token, None) => {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "auth mode token needs auth.token_secret",
+                ))
+            }
             _ => Vec::new(),
         };
         for rule in &cfg.access {
             for a in &rule.actions {
                 if !["pull", "push", "delete", "*"].contains(&a.as_str()) {
-                    return Err(Error::new(ErrorKind::Config, format!("unknown access action {a:?}")));
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("unknown access action {a:?}"),
+                    ));
                 }
             }
         }
-        Ok(Authorizer { cfg, htpasswd, secret })
+        Ok(Authorizer {
+            cfg,
+            htpasswd,
+            secret,
+        })
     }
 
     pub fn mode(&self) -> AuthMode {
@@ -199,7 +225,8 @@ impl Authorizer {
     /// Whether the access rules let `user` (None = anonymous) do `action` on `repo`.
     pub fn permits(&self, user: Option<&str>, repo: &str, action: Action) -> bool {
         let Some(user) = user else {
-            return self.cfg.mode == AuthMode::None || (self.cfg.anonymous_pull && action == Action::Pull);
+            return self.cfg.mode == AuthMode::None
+                || (self.cfg.anonymous_pull && action == Action::Pull);
         };
         if self.cfg.access.is_empty() {
             return true;
@@ -212,8 +239,13 @@ impl Authorizer {
     }
 
     fn basic(&self, headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-        let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-        let enc = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+        let v = headers
+            .get(axum::http::header::AUTHORIZATION)?
+            .to_str()
+            .ok()?;
+        let enc = v
+            .strip_prefix("Basic ")
+            .or_else(|| v.strip_prefix("basic "))?;
         let dec = String::from_utf8(STANDARD.decode(enc.trim()).ok()?).ok()?;
         let (u, p) = dec.split_once(':')?;
         Some((u.to_string(), p.to_string()))
@@ -233,20 +265,37 @@ impl Authorizer {
                     Need::Base => String::new(),
                     Need::Catalog => ",scope=\"registry:catalog:*\"".into(),
                     Need::Repo(name, a) => {
-                        let actions = if *a == Action::Push { "pull,push" } else { a.as_str() };
+                        let actions = if *a == Action::Push {
+                            "pull,push"
+                        } else {
+                            a.as_str()
+                        };
                         format!(",scope=\"repository:{name}:{actions}\"")
                     }
                 };
-                format!("Bearer realm=\"{}\",service=\"{}\"{scope}", self.realm_url(host, tls), self.cfg.token_service)
+                format!(
+                    "Bearer realm=\"{}\",service=\"{}\"{scope}",
+                    self.realm_url(host, tls),
+                    self.cfg.token_service
+                )
             }
             _ => format!("Basic realm=\"{}\"", self.cfg.realm),
         }
     }
 
     /// Authenticates and authorizes one request.
-    pub fn authorize(&self, headers: &axum::http::HeaderMap, need: &Need, host: &str, tls: bool) -> Result<Identity, Refusal> {
+    pub fn authorize(
+        &self,
+        headers: &axum::http::HeaderMap,
+        need: &Need,
+        host: &str,
+        tls: bool,
+    ) -> Result<Identity, Refusal> {
         if self.cfg.mode == AuthMode::None {
-            return Ok(Identity { user: None, grants: None });
+            return Ok(Identity {
+                user: None,
+                grants: None,
+            });
         }
         let unauthorized = |msg: &str| Refusal {
             error: Error::new(ErrorKind::Unauthorized, msg.to_string()),
@@ -258,9 +307,15 @@ impl Authorizer {
                     if !self.htpasswd.as_ref().is_some_and(|h| h.verify(&u, &p)) {
                         return Err(unauthorized("invalid username or password"));
                     }
-                    Identity { user: Some(u), grants: None }
+                    Identity {
+                        user: Some(u),
+                        grants: None,
+                    }
                 }
-                None => Identity { user: None, grants: None },
+                None => Identity {
+                    user: None,
+                    grants: None,
+                },
             },
             _ => {
                 let bearer = headers
@@ -270,18 +325,27 @@ impl Authorizer {
                 match bearer {
                     Some(t) => {
                         let now = chrono::Utc::now().timestamp();
-                        let claims = token::verify(t.trim(), &self.secret, &self.cfg.token_service, now)
-                            .map_err(|e| unauthorized(e.message()))?;
-                        Identity { user: Some(claims.sub), grants: Some(claims.access) }
+                        let claims =
+                            token::verify(t.trim(), &self.secret, &self.cfg.token_service, now)
+                                .map_err(|e| unauthorized(e.message()))?;
+                        Identity {
+                            user: Some(claims.sub),
+                            grants: Some(claims.access),
+                        }
                     }
-                    None => Identity { user: None, grants: None },
+                    None => Identity {
+                        user: None,
+                        grants: None,
+                    },
                 }
             }
         };
         let allowed = match need {
             Need::Base => ident.user.is_some() || self.cfg.anonymous_pull,
             Need::Catalog => match &ident.grants {
-                Some(g) => g.iter().any(|g| g.kind == "registry" && g.name == "catalog"),
+                Some(g) => g
+                    .iter()
+                    .any(|g| g.kind == "registry" && g.name == "catalog"),
                 None => ident.user.is_some(),
             },
             Need::Repo(name, action) => ident.can(self, name, *action),
@@ -294,19 +358,30 @@ impl Authorizer {
             return Err(unauthorized("authentication required"));
         }
         Err(Refusal {
-            error: Error::new(ErrorKind::Denied, format!("requested access to {need:?} is denied")),
+            error: Error::new(
+                ErrorKind::Denied,
+                format!("requested access to {need:?} is denied"),
+            ),
             challenge: None,
         })
     }
 
     /// The token endpoint: grants the requested scopes the caller is allowed.
-    pub fn issue_token(&self, headers: &axum::http::HeaderMap, service: Option<&str>, scopes: &[String]) -> Result<serde_json::Value, Refusal> {
+    pub fn issue_token(
+        &self,
+        headers: &axum::http::HeaderMap,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<serde_json::Value, Refusal> {
         let refuse = |msg: &str| Refusal {
             error: Error::new(ErrorKind::Unauthorized, msg.to_string()),
             challenge: Some(format!("Basic realm=\"{}\"", self.cfg.realm)),
         };
         if self.cfg.mode != AuthMode::Token {
-            return Err(Refusal { error: Error::new(ErrorKind::Unsupported, "token auth is not enabled"), challenge: None });
+            return Err(Refusal {
+                error: Error::new(ErrorKind::Unsupported, "token auth is not enabled"),
+                challenge: None,
+            });
         }
         if service.is_some_and(|s| s != self.cfg.token_service) {
             return Err(refuse("unknown service"));
@@ -321,9 +396,15 @@ impl Authorizer {
             None => None,
         };
         let mut access = Vec::new();
-        for scope in scopes.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+        for scope in scopes
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+        {
             let mut parts = scope.splitn(3, ':');
-            let (Some(kind), Some(rest)) = (parts.next(), parts.next()) else { continue };
+            let (Some(kind), Some(rest)) = (parts.next(), parts.next()) else {
+                continue;
+            };
             // Repository names may not contain ':', but a registry host:port prefix could.
             let (name, actions) = match parts.next() {
                 Some(a) => (rest.to_string(), a),
@@ -344,7 +425,11 @@ impl Authorizer {
                 "registry" if name == "catalog" && user.is_some() => vec!["*".to_string()],
                 _ => Vec::new(),
             };
-            access.push(Grant { kind: kind.to_string(), name, actions: granted });
+            access.push(Grant {
+                kind: kind.to_string(),
+                name,
+                actions: granted,
+            });
         }
         let now = chrono::Utc::now().timestamp();
         let claims = token::Claims {
@@ -357,7 +442,10 @@ impl Authorizer {
             jti: uuid::Uuid::new_v4().to_string(),
             access,
         };
-        let t = token::sign(&claims, &self.secret).map_err(|e| Refusal { error: e, challenge: None })?;
+        let t = token::sign(&claims, &self.secret).map_err(|e| Refusal {
+            error: e,
+            challenge: None,
+        })?;
         Ok(serde_json::json!({
             "token": t,
             "access_token": t,
@@ -372,7 +460,9 @@ impl Identity {
     pub fn can(&self, auth: &Authorizer, repo: &str, action: Action) -> bool {
         match &self.grants {
             Some(grants) => grants.iter().any(|g| {
-                g.kind == "repository" && g.name == repo && g.actions.iter().any(|a| a == action.as_str() || a == "*")
+                g.kind == "repository"
+                    && g.name == repo
+                    && g.actions.iter().any(|a| a == action.as_str() || a == "*")
             }),
             None => auth.permits(self.user.as_deref(), repo, action),
         }

@@ -32,9 +32,11 @@ pub struct Claims {
 /// Signs claims into a compact JWT.
 pub fn sign(claims: &Claims, secret: &[u8]) -> Result<String> {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let body = serde_json::to_vec(claims).map_err(|e| Error::storage(format!("encoding token claims: {e}")))?;
+    let body = serde_json::to_vec(claims)
+        .map_err(|e| Error::storage(format!("encoding token claims: {e}")))?;
     let signing_input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(body));
-    let mut mac = HmacSha256::new_from_slice(secret).map_err(|e| Error::new(ErrorKind::Config, format!("token secret: {e}")))?;
+    let mut mac = HmacSha256::new_from_slice(secret)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("token secret: {e}")))?;
     mac.update(signing_input.as_bytes());
     let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     Ok(format!("{signing_input}.{sig}"))
@@ -42,22 +44,41 @@ pub fn sign(claims: &Claims, secret: &[u8]) -> Result<String> {
 
 /// Verifies a JWT's signature, algorithm, audience and validity window.
 pub fn verify(token: &str, secret: &[u8], audience: &str, now: i64) -> Result<Claims> {
-    let bad = |why: &str| Error::new(ErrorKind::Unauthorized, format!("invalid bearer token: {why}"));
+    let bad = |why: &str| {
+        Error::new(
+            ErrorKind::Unauthorized,
+            format!("invalid bearer token: {why}"),
+        )
+    };
     let mut parts = token.split('.');
-    let (Some(h), Some(b), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(b), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(bad("not a compact jwt"));
     };
-    let header: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|_| bad("header encoding"))?).map_err(|_| bad("header json"))?;
+    let header: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(h)
+            .map_err(|_| bad("header encoding"))?,
+    )
+    .map_err(|_| bad("header json"))?;
     if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
         return Err(bad("algorithm must be HS256"));
     }
-    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad("signature encoding"))?;
-    let mut mac = HmacSha256::new_from_slice(secret).map_err(|e| Error::new(ErrorKind::Config, format!("token secret: {e}")))?;
+    let sig = URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|_| bad("signature encoding"))?;
+    let mut mac = HmacSha256::new_from_slice(secret)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("token secret: {e}")))?;
     mac.update(format!("{h}.{b}").as_bytes());
-    mac.verify_slice(&sig).map_err(|_| bad("signature mismatch"))?;
-    let claims: Claims =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(b).map_err(|_| bad("claims encoding"))?).map_err(|_| bad("claims json"))?;
+    mac.verify_slice(&sig)
+        .map_err(|_| bad("signature mismatch"))?;
+    let claims: Claims = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(b)
+            .map_err(|_| bad("claims encoding"))?,
+    )
+    .map_err(|_| bad("claims json"))?;
     if claims.aud != audience {
         return Err(bad("wrong audience"));
     }
@@ -80,7 +101,11 @@ mod tests {
             nbf: 0,
             iat: 0,
             jti: "1".into(),
-            access: vec![Grant { kind: "repository".into(), name: "a/b".into(), actions: vec!["pull".into()] }],
+            access: vec![Grant {
+                kind: "repository".into(),
+                name: "a/b".into(),
+                actions: vec!["pull".into()],
+            }],
         }
     }
 
@@ -95,7 +120,11 @@ mod tests {
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(10_000)).unwrap());
         parts[1] = &forged;
         assert!(verify(&parts.join("."), b"k", "svc", 50).is_err());
-        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#), forged);
+        let none_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            forged
+        );
         assert!(verify(&none_alg, b"k", "svc", 50).is_err());
     }
 }

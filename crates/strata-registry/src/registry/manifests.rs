@@ -33,26 +33,55 @@ pub struct TagPage {
 impl Registry {
     /// Resolves a reference to a digest the repository holds.
     pub async fn resolve(&self, repo: &str, reference: &Reference) -> Result<Digest> {
-        let unknown = || Error::new(ErrorKind::ManifestUnknown, format!("manifest {reference} unknown to repository {repo}"));
+        let unknown = || {
+            Error::new(
+                ErrorKind::ManifestUnknown,
+                format!("manifest {reference} unknown to repository {repo}"),
+            )
+        };
         match reference {
             Reference::Digest(d) => Ok(d.clone()),
             Reference::Tag(t) => {
-                let body = self.storage().get(&keys::tag(repo, t)).await.map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
-                parse_digest(std::str::from_utf8(&body).map_err(|_| unknown())?.trim()).map_err(|_| unknown())
+                let body = self
+                    .storage()
+                    .get(&keys::tag(repo, t))
+                    .await
+                    .map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
+                parse_digest(std::str::from_utf8(&body).map_err(|_| unknown())?.trim())
+                    .map_err(|_| unknown())
             }
         }
     }
 
     pub async fn manifest_get(&self, repo: &str, reference: &Reference) -> Result<StoredManifest> {
         let digest = self.resolve(repo, reference).await?;
-        let unknown = || Error::new(ErrorKind::ManifestUnknown, format!("manifest {digest} unknown to repository {repo}"));
-        let media = self.storage().get(&keys::revision(repo, &digest)).await.map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
-        let bytes = self.storage().get(&keys::blob(&digest)).await.map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
+        let unknown = || {
+            Error::new(
+                ErrorKind::ManifestUnknown,
+                format!("manifest {digest} unknown to repository {repo}"),
+            )
+        };
+        let media = self
+            .storage()
+            .get(&keys::revision(repo, &digest))
+            .await
+            .map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
+        let bytes = self
+            .storage()
+            .get(&keys::blob(&digest))
+            .await
+            .map_err(|e| e.or_kind(ErrorKind::ManifestUnknown))?;
         if Digest::of_same_algorithm(&digest, &bytes) != digest {
-            return Err(Error::storage(format!("stored manifest {digest} is corrupt")));
+            return Err(Error::storage(format!(
+                "stored manifest {digest} is corrupt"
+            )));
         }
         let media_type = String::from_utf8(media.to_vec()).map_err(|_| unknown())?;
-        Ok(StoredManifest { digest, media_type, bytes })
+        Ok(StoredManifest {
+            digest,
+            media_type,
+            bytes,
+        })
     }
 
     /// Stores a manifest after checking that everything it references is present.
@@ -69,7 +98,10 @@ impl Registry {
             Reference::Digest(d) => {
                 let actual = d.of_same_algorithm(&bytes);
                 if &actual != d {
-                    return Err(Error::new(ErrorKind::DigestInvalid, format!("manifest has digest {actual}, not {d}")));
+                    return Err(Error::new(
+                        ErrorKind::DigestInvalid,
+                        format!("manifest has digest {actual}, not {d}"),
+                    ));
                 }
                 actual
             }
@@ -112,7 +144,11 @@ impl Registry {
             None => s.put(&blob_key, bytes.clone()).await?,
         }
         let _guard = self.lock_repo(repo).await;
-        s.put(&keys::revision(repo, &digest), Bytes::from(info.media_type.clone())).await?;
+        s.put(
+            &keys::revision(repo, &digest),
+            Bytes::from(info.media_type.clone()),
+        )
+        .await?;
         if let Some(subject) = &info.subject {
             let mut desc = json!({
                 "mediaType": info.media_type,
@@ -125,18 +161,30 @@ impl Registry {
             if let Some(a) = &info.annotations {
                 desc["annotations"] = a.clone();
             }
-            s.put(&keys::referrer(repo, subject, &digest), Bytes::from(desc.to_string())).await?;
+            s.put(
+                &keys::referrer(repo, subject, &digest),
+                Bytes::from(desc.to_string()),
+            )
+            .await?;
         }
         let tag = match reference {
             Reference::Tag(t) => {
-                s.put(&keys::tag(repo, t), Bytes::from(digest.to_string())).await?;
+                s.put(&keys::tag(repo, t), Bytes::from(digest.to_string()))
+                    .await?;
                 Some(t.clone())
             }
             Reference::Digest(_) => None,
         };
         self.ensure_catalog(repo).await?;
         drop(_guard);
-        self.notify(Event::new(Action::Push, repo, &digest, tag, &info.media_type, bytes.len() as u64));
+        self.notify(Event::new(
+            Action::Push,
+            repo,
+            &digest,
+            tag,
+            &info.media_type,
+            bytes.len() as u64,
+        ));
         Ok((digest, info))
     }
 
@@ -149,12 +197,22 @@ impl Registry {
                 let digest = self.resolve(repo, reference).await?;
                 s.delete(&keys::tag(repo, t)).await?;
                 drop(_guard);
-                self.notify(Event::new(Action::Delete, repo, &digest, Some(t.clone()), "", 0));
+                self.notify(Event::new(
+                    Action::Delete,
+                    repo,
+                    &digest,
+                    Some(t.clone()),
+                    "",
+                    0,
+                ));
             }
             Reference::Digest(d) => {
                 let rev = keys::revision(repo, d);
                 if s.stat(&rev).await?.is_none() {
-                    return Err(Error::new(ErrorKind::ManifestUnknown, format!("manifest {d} unknown to repository {repo}")));
+                    return Err(Error::new(
+                        ErrorKind::ManifestUnknown,
+                        format!("manifest {d} unknown to repository {repo}"),
+                    ));
                 }
                 // Drop its referrer entry (if it had a subject) and the tags naming it.
                 if let Ok(bytes) = s.get(&keys::blob(d)).await {
@@ -182,7 +240,10 @@ impl Registry {
 
     pub async fn tags(&self, repo: &str, n: Option<usize>, last: Option<&str>) -> Result<TagPage> {
         if !self.repo_exists(repo).await? {
-            return Err(Error::new(ErrorKind::NameUnknown, format!("repository {repo} unknown")));
+            return Err(Error::new(
+                ErrorKind::NameUnknown,
+                format!("repository {repo} unknown"),
+            ));
         }
         let mut tags = self.storage().list_children(&keys::tags(repo)).await?;
         tags.sort();
@@ -191,7 +252,10 @@ impl Registry {
     }
 
     /// Tags with the digest they point at and when they were last set.
-    pub async fn tag_details(&self, repo: &str) -> Result<Vec<(String, Digest, std::time::SystemTime)>> {
+    pub async fn tag_details(
+        &self,
+        repo: &str,
+    ) -> Result<Vec<(String, Digest, std::time::SystemTime)>> {
         let prefix = keys::tags(repo);
         let mut out = Vec::new();
         for m in self.storage().list(&prefix).await? {
@@ -206,15 +270,24 @@ impl Registry {
     }
 
     /// The referrers of `subject` as an OCI image index, optionally filtered by artifact type.
-    pub async fn referrers(&self, repo: &str, subject: &Digest, artifact_type: Option<&str>) -> Result<Value> {
+    pub async fn referrers(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Value> {
         let s = self.storage();
         let prefix = keys::referrers(repo, subject);
         let mut items = s.list(&prefix).await?;
         items.sort_by(|a, b| a.key.cmp(&b.key));
         let mut manifests = Vec::new();
         for m in items {
-            let Ok(body) = s.get(&m.key).await else { continue };
-            let Ok(desc) = serde_json::from_slice::<Value>(&body) else { continue };
+            let Ok(body) = s.get(&m.key).await else {
+                continue;
+            };
+            let Ok(desc) = serde_json::from_slice::<Value>(&body) else {
+                continue;
+            };
             if let Some(want) = artifact_type {
                 if desc.get("artifactType").and_then(Value::as_str) != Some(want) {
                     continue;

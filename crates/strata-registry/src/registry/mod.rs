@@ -43,7 +43,11 @@ impl Registry {
     }
 
     /// `gc_grace` is the shortest grace period GC will use over this storage.
-    pub fn with_options(storage: Arc<dyn Storage>, notifier: Option<Notifier>, gc_grace: Duration) -> Self {
+    pub fn with_options(
+        storage: Arc<dyn Storage>,
+        notifier: Option<Notifier>,
+        gc_grace: Duration,
+    ) -> Self {
         Registry {
             inner: Arc::new(Inner {
                 storage,
@@ -67,7 +71,11 @@ impl Registry {
     /// The lock serialising tag and manifest changes within one repository.
     pub(crate) async fn lock_repo(&self, repo: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let m = {
-            let mut map = self.inner.repo_locks.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self
+                .inner
+                .repo_locks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if map.len() > 10_000 {
                 map.retain(|_, v| Arc::strong_count(v) > 1);
             }
@@ -78,7 +86,9 @@ impl Registry {
 
     /// Refreshes a blob's `last_used` when it is getting old (keeps HEAD cheap).
     pub(crate) async fn keep_alive(&self, key: &str, modified: SystemTime) -> Result<()> {
-        let age = SystemTime::now().duration_since(modified).unwrap_or_default();
+        let age = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or_default();
         if age > self.inner.touch_after {
             self.inner.storage.touch(key).await?;
         }
@@ -90,7 +100,12 @@ impl Registry {
         let s = self.storage();
         let (lk, bk) = (keys::layer_link(repo, digest), keys::blob(digest));
         let (link, meta) = tokio::join!(s.stat(&lk), s.stat(&bk));
-        let unknown = || Error::new(ErrorKind::BlobUnknown, format!("blob {digest} unknown to repository {repo}"));
+        let unknown = || {
+            Error::new(
+                ErrorKind::BlobUnknown,
+                format!("blob {digest} unknown to repository {repo}"),
+            )
+        };
         if link?.is_none() {
             return Err(unknown());
         }
@@ -100,7 +115,12 @@ impl Registry {
     }
 
     /// Streams `[start, end)` of a blob (after [`Self::blob_size`] said it exists).
-    pub async fn blob_read(&self, digest: &Digest, start: u64, end: Option<u64>) -> Result<ByteStream<'static>> {
+    pub async fn blob_read(
+        &self,
+        digest: &Digest,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<ByteStream<'static>> {
         self.storage()
             .get_range(&keys::blob(digest), start, end)
             .await
@@ -111,7 +131,10 @@ impl Registry {
     pub async fn blob_delete(&self, repo: &str, digest: &Digest) -> Result<()> {
         let link = keys::layer_link(repo, digest);
         if self.storage().stat(&link).await?.is_none() {
-            return Err(Error::new(ErrorKind::BlobUnknown, format!("blob {digest} unknown to repository {repo}")));
+            return Err(Error::new(
+                ErrorKind::BlobUnknown,
+                format!("blob {digest} unknown to repository {repo}"),
+            ));
         }
         self.storage().delete(&link).await
     }
@@ -122,7 +145,9 @@ impl Registry {
         if s.stat(&keys::layer_link(from, digest)).await?.is_none() {
             return Ok(false);
         }
-        let Some(meta) = s.stat(&keys::blob(digest)).await? else { return Ok(false) };
+        let Some(meta) = s.stat(&keys::blob(digest)).await? else {
+            return Ok(false);
+        };
         self.keep_alive(&meta.key, meta.modified).await?;
         self.link_blob(repo, digest).await?;
         Ok(true)
@@ -130,25 +155,39 @@ impl Registry {
 
     pub(crate) async fn link_blob(&self, repo: &str, digest: &Digest) -> Result<()> {
         let s = self.storage();
-        s.put(&keys::layer_link(repo, digest), Bytes::from(digest.to_string())).await?;
+        s.put(
+            &keys::layer_link(repo, digest),
+            Bytes::from(digest.to_string()),
+        )
+        .await?;
         self.ensure_catalog(repo).await
     }
 
     async fn ensure_catalog(&self, repo: &str) -> Result<()> {
         let key = keys::catalog_entry(repo);
         if self.storage().stat(&key).await?.is_none() {
-            self.storage().put(&key, Bytes::from(repo.to_string())).await?;
+            self.storage()
+                .put(&key, Bytes::from(repo.to_string()))
+                .await?;
         }
         Ok(())
     }
 
     /// Whether the repository exists (has ever received content).
     pub async fn repo_exists(&self, repo: &str) -> Result<bool> {
-        Ok(self.storage().stat(&keys::catalog_entry(repo)).await?.is_some())
+        Ok(self
+            .storage()
+            .stat(&keys::catalog_entry(repo))
+            .await?
+            .is_some())
     }
 
     /// A page of repository names in lexical order after `last`.
-    pub async fn catalog(&self, n: Option<usize>, last: Option<&str>) -> Result<(Vec<String>, bool)> {
+    pub async fn catalog(
+        &self,
+        n: Option<usize>,
+        last: Option<&str>,
+    ) -> Result<(Vec<String>, bool)> {
         let mut names: Vec<String> = self
             .storage()
             .list_children(keys::catalog())

@@ -18,12 +18,20 @@ impl Registry {
     pub async fn upload_start(&self, repo: &str) -> Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let started = chrono::Utc::now().to_rfc3339();
-        self.storage().put(&format!("{}started", keys::upload_root(repo, &id)), Bytes::from(started)).await?;
+        self.storage()
+            .put(
+                &format!("{}started", keys::upload_root(repo, &id)),
+                Bytes::from(started),
+            )
+            .await?;
         Ok(id)
     }
 
     fn unknown_upload(repo: &str, id: &str) -> Error {
-        Error::new(ErrorKind::BlobUploadUnknown, format!("upload {id} unknown to repository {repo}"))
+        Error::new(
+            ErrorKind::BlobUploadUnknown,
+            format!("upload {id} unknown to repository {repo}"),
+        )
     }
 
     fn check_id(repo: &str, id: &str) -> Result<()> {
@@ -37,7 +45,12 @@ impl Registry {
     async fn upload_chunks(&self, repo: &str, id: &str) -> Result<Vec<(u64, u64)>> {
         Self::check_id(repo, id)?;
         let root = keys::upload_root(repo, id);
-        if self.storage().stat(&format!("{root}started")).await?.is_none() {
+        if self
+            .storage()
+            .stat(&format!("{root}started"))
+            .await?
+            .is_none()
+        {
             return Err(Self::unknown_upload(repo, id));
         }
         let prefix = format!("{root}chunks/");
@@ -52,7 +65,10 @@ impl Registry {
         let mut expect = 0;
         for &(off, size) in &chunks {
             if off != expect {
-                return Err(Error::new(ErrorKind::BlobUploadInvalid, format!("upload {id} has a gap at byte {expect}")));
+                return Err(Error::new(
+                    ErrorKind::BlobUploadInvalid,
+                    format!("upload {id} has a gap at byte {expect}"),
+                ));
             }
             expect = off + size;
         }
@@ -61,7 +77,11 @@ impl Registry {
 
     /// Bytes received so far.
     pub async fn upload_offset(&self, repo: &str, id: &str) -> Result<u64> {
-        Ok(self.upload_chunks(repo, id).await?.last().map_or(0, |&(o, s)| o + s))
+        Ok(self
+            .upload_chunks(repo, id)
+            .await?
+            .last()
+            .map_or(0, |&(o, s)| o + s))
     }
 
     /// Appends a chunk. `range` is the request's `Content-Range` (inclusive start, end);
@@ -78,7 +98,9 @@ impl Registry {
             if start != offset || end < start {
                 return Err(Error::new(
                     ErrorKind::RangeInvalid,
-                    format!("chunk range {start}-{end} does not continue upload {id} at byte {offset}"),
+                    format!(
+                        "chunk range {start}-{end} does not continue upload {id} at byte {offset}"
+                    ),
                 ));
             }
         }
@@ -106,7 +128,12 @@ impl Registry {
             }
         }
         let sum = digester.finish().to_string();
-        self.storage().put(&format!("{}sums/{offset:020}", keys::upload_root(repo, id)), Bytes::from(sum)).await?;
+        self.storage()
+            .put(
+                &format!("{}sums/{offset:020}", keys::upload_root(repo, id)),
+                Bytes::from(sum),
+            )
+            .await?;
         Ok(offset + n)
     }
 
@@ -128,7 +155,10 @@ impl Registry {
         let blob_key = keys::blob(digest);
         let size = chunks.last().map_or(0, |&(o, n)| o + n);
         let mismatch = |actual: &Digest| {
-            Error::new(ErrorKind::DigestInvalid, format!("upload {id} has digest {actual}, not the claimed {digest}"))
+            Error::new(
+                ErrorKind::DigestInvalid,
+                format!("upload {id} has digest {actual}, not the claimed {digest}"),
+            )
         };
         let result: Result<()> = async {
             if chunks.len() == 1 && digest.algorithm() == Algorithm::Sha256 {
@@ -138,7 +168,8 @@ impl Registry {
                     return Err(mismatch(&actual));
                 }
                 if s.stat(&blob_key).await?.is_none() {
-                    s.rename(&keys::upload_chunk(repo, id, 0), &blob_key).await?;
+                    s.rename(&keys::upload_chunk(repo, id, 0), &blob_key)
+                        .await?;
                 } else {
                     s.touch(&blob_key).await?;
                 }
@@ -147,11 +178,19 @@ impl Registry {
             // Several chunks (or another algorithm): stream them into one object, hashing.
             let mut digester = Digester::new(digest.algorithm());
             let storage = s.clone();
-            let keys_list: Vec<String> = chunks.iter().map(|&(o, _)| keys::upload_chunk(repo, id, o)).collect();
+            let keys_list: Vec<String> = chunks
+                .iter()
+                .map(|&(o, _)| keys::upload_chunk(repo, id, o))
+                .collect();
             let joined = futures::stream::iter(keys_list)
                 .then(move |k| {
                     let storage = storage.clone();
-                    async move { storage.get_range(&k, 0, None).await.map_err(std::io::Error::other) }
+                    async move {
+                        storage
+                            .get_range(&k, 0, None)
+                            .await
+                            .map_err(std::io::Error::other)
+                    }
                 })
                 .map(|r| match r {
                     Ok(st) => st,
@@ -188,6 +227,8 @@ impl Registry {
     /// Abandons an upload and deletes what it received.
     pub async fn upload_cancel(&self, repo: &str, id: &str) -> Result<()> {
         self.upload_chunks(repo, id).await?;
-        self.storage().delete_prefix(&keys::upload_root(repo, id)).await
+        self.storage()
+            .delete_prefix(&keys::upload_root(repo, id))
+            .await
     }
 }

@@ -12,7 +12,9 @@ use crate::registry::Registry;
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size` into `[start, end)`.
 /// `Ok(None)` means "ignore the header" (not a bytes range); `Err` means unsatisfiable.
 fn parse_range(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = v.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = v.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         // Multiple ranges would need multipart/byteranges; serving the whole blob is allowed.
         return Ok(None);
@@ -27,7 +29,14 @@ fn parse_range(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
         (size.saturating_sub(n), size)
     } else {
         let start: u64 = a.parse().map_err(|_| ())?;
-        let end = if b.is_empty() { size } else { b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(size) };
+        let end = if b.is_empty() {
+            size
+        } else {
+            b.parse::<u64>()
+                .map_err(|_| ())?
+                .saturating_add(1)
+                .min(size)
+        };
         (start, end)
     };
     if start >= size || end <= start {
@@ -36,7 +45,13 @@ fn parse_range(v: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some((start, end)))
 }
 
-pub(super) async fn get(st: &AppState, name: &str, digest: &str, headers: &HeaderMap, head: bool) -> ApiResult {
+pub(super) async fn get(
+    st: &AppState,
+    name: &str,
+    digest: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> ApiResult {
     let digest = parse_digest(digest)?;
     let size = st.registry.blob_size(name, &digest).await?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -70,14 +85,20 @@ pub(super) async fn get(st: &AppState, name: &str, digest: &str, headers: &Heade
         .header(header::ETAG, format!("\"{digest}\""))
         .header("Docker-Content-Digest", digest.to_string());
     if status == StatusCode::PARTIAL_CONTENT {
-        resp = resp.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", end - 1));
+        resp = resp.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", end - 1),
+        );
     }
-    resp.body(body).map_err(|e| Error::storage(format!("building response: {e}")).into())
+    resp.body(body)
+        .map_err(|e| Error::storage(format!("building response: {e}")).into())
 }
 
 pub(super) async fn delete(r: &Registry, name: &str, digest: &str) -> ApiResult {
     let digest = parse_digest(digest)?;
-    r.blob_delete(name, &digest).await.map_err(|e| e.or_kind(ErrorKind::BlobUnknown))?;
+    r.blob_delete(name, &digest)
+        .await
+        .map_err(|e| e.or_kind(ErrorKind::BlobUnknown))?;
     Ok((StatusCode::ACCEPTED, [(header::CONTENT_LENGTH, "0")]).into_response())
 }
 

@@ -29,13 +29,22 @@ fn acceptable(headers: &HeaderMap, media_type: &str) -> bool {
     !any_header
 }
 
-pub(super) async fn get(st: &AppState, name: &str, reference: &str, headers: &HeaderMap, head: bool) -> ApiResult {
+pub(super) async fn get(
+    st: &AppState,
+    name: &str,
+    reference: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> ApiResult {
     let reference = Reference::parse(reference)?;
     let m = st.registry.manifest_get(name, &reference).await?;
     if !acceptable(headers, &m.media_type) {
         return Err(Error::new(
             ErrorKind::ManifestUnknown,
-            format!("manifest {} has media type {} which the client does not accept", m.digest, m.media_type),
+            format!(
+                "manifest {} has media type {} which the client does not accept",
+                m.digest, m.media_type
+            ),
         )
         .into());
     }
@@ -65,36 +74,72 @@ pub(super) async fn put(
     body: Body,
 ) -> ApiResult {
     let reference = Reference::parse(reference)?;
-    let too_large = || Error::new(ErrorKind::TooLarge, format!("manifest exceeds the {MAX_MANIFEST_SIZE} byte limit"));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        Error::new(
+            ErrorKind::TooLarge,
+            format!("manifest exceeds the {MAX_MANIFEST_SIZE} byte limit"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_MANIFEST_SIZE) {
+        // Drain a moderately oversized body so the client reads our 413 rather than a reset.
+        if declared.is_some_and(|n| n <= 4 * MAX_MANIFEST_SIZE) {
+            let _ = axum::body::to_bytes(body, 4 * MAX_MANIFEST_SIZE).await;
+        }
         return Err(too_large().into());
     }
-    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_SIZE).await.map_err(|_| too_large())?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_SIZE)
+        .await
+        .map_err(|_| too_large())?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     // `?tag=` on a push by digest adds tags (spec end-7b).
-    let extra_tags: Vec<&str> = q.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.as_str()).collect();
+    let extra_tags: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.as_str())
+        .collect();
     for t in &extra_tags {
         if !is_tag(t) {
-            return Err(Error::new(ErrorKind::ManifestInvalid, format!("invalid tag {t:?}")).into());
+            return Err(
+                Error::new(ErrorKind::ManifestInvalid, format!("invalid tag {t:?}")).into(),
+            );
         }
     }
-    let (digest, info) = st.registry.manifest_put(name, &reference, content_type, bytes.clone()).await?;
+    let (digest, info) = st
+        .registry
+        .manifest_put(name, &reference, content_type, bytes.clone())
+        .await?;
     for t in extra_tags {
-        st.registry.manifest_put(name, &Reference::Tag(t.to_string()), content_type, bytes.clone()).await?;
+        st.registry
+            .manifest_put(
+                name,
+                &Reference::Tag(t.to_string()),
+                content_type,
+                bytes.clone(),
+            )
+            .await?;
     }
     let mut resp = (
         StatusCode::CREATED,
         [
             (header::LOCATION, format!("/v2/{name}/manifests/{digest}")),
             (header::CONTENT_LENGTH, "0".to_string()),
-            (HeaderName::from_static("docker-content-digest"), digest.to_string()),
+            (
+                HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
         ],
     )
         .into_response();
     if let Some(subject) = info.subject {
         if let Ok(v) = subject.to_string().parse() {
-            resp.headers_mut().insert(HeaderName::from_static("oci-subject"), v);
+            resp.headers_mut()
+                .insert(HeaderName::from_static("oci-subject"), v);
         }
     }
     Ok(resp)

@@ -89,15 +89,26 @@ impl Route {
         if let Some(name) = rest.strip_suffix("/tags/list") {
             return Some(Route::Tags(name.to_string()));
         }
-        let split = |sep: &str| rest.rfind(sep).map(|i| (rest[..i].to_string(), rest[i + sep.len()..].to_string()));
+        let split = |sep: &str| {
+            rest.rfind(sep)
+                .map(|i| (rest[..i].to_string(), rest[i + sep.len()..].to_string()))
+        };
         if let Some((name, id)) = split("/blobs/uploads/").or_else(|| {
-            rest.strip_suffix("/blobs/uploads").map(|n| (n.to_string(), String::new()))
+            rest.strip_suffix("/blobs/uploads")
+                .map(|n| (n.to_string(), String::new()))
         }) {
-            return Some(if id.is_empty() { Route::UploadStart(name) } else { Route::Upload(name, id) });
+            return Some(if id.is_empty() {
+                Route::UploadStart(name)
+            } else {
+                Route::Upload(name, id)
+            });
         }
         // A manifest reference or digest never contains '/', so take the last segment.
         for (sep, make) in [
-            ("/manifests/", Route::Manifest as fn(String, String) -> Route),
+            (
+                "/manifests/",
+                Route::Manifest as fn(String, String) -> Route,
+            ),
             ("/blobs/", Route::Blob),
             ("/referrers/", Route::Referrers),
         ] {
@@ -114,14 +125,21 @@ impl Route {
         match self {
             Route::Base | Route::Catalog => None,
             Route::Tags(n) | Route::UploadStart(n) => Some(n),
-            Route::Manifest(n, _) | Route::Blob(n, _) | Route::Upload(n, _) | Route::Referrers(n, _) => Some(n),
+            Route::Manifest(n, _)
+            | Route::Blob(n, _)
+            | Route::Upload(n, _)
+            | Route::Referrers(n, _) => Some(n),
         }
     }
 
     /// The permission a method on this route needs.
     fn need(&self, method: &Method) -> Need {
         let Some(name) = self.name() else {
-            return if *self == Route::Catalog { Need::Catalog } else { Need::Base };
+            return if *self == Route::Catalog {
+                Need::Catalog
+            } else {
+                Need::Base
+            };
         };
         let action = match (self, method.as_str()) {
             (_, "GET" | "HEAD") if !matches!(self, Route::Upload(..)) => Action::Pull,
@@ -150,12 +168,18 @@ impl From<Refusal> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let kind = self.0.kind();
-        let status = StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
         }
         let body = serde_json::json!({"errors": [{"code": kind.code(), "message": self.0.message(), "detail": null}]});
-        let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        let mut resp = (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
         if let Some(c) = self.1.and_then(|c| HeaderValue::from_str(&c).ok()) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, c);
         }
@@ -166,18 +190,28 @@ impl IntoResponse for ApiError {
 pub(crate) type ApiResult = Result<Response, ApiError>;
 
 pub(crate) fn body_stream(body: Body) -> ByteStream<'static> {
-    body.into_data_stream().map_err(std::io::Error::other).boxed()
+    body.into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed()
 }
 
 fn host(headers: &HeaderMap) -> String {
-    headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string()
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string()
 }
 
 async fn metrics(State(st): State<AppState>) -> Response {
     if !st.expose_metrics {
         return StatusCode::NOT_FOUND.into_response();
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn token(State(st): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
@@ -193,27 +227,57 @@ async fn token(State(st): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
         }
     }
     match st.auth.issue_token(&headers, service.as_deref(), &scopes) {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response(),
+        Ok(body) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response(),
         Err(r) => ApiError::from(r).into_response(),
     }
 }
 
-async fn v2(State(st): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+async fn v2(
+    State(st): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let route = Route::parse(uri.path());
     let label = route.as_ref().map_or("unknown", Route::label);
     let mut resp = match route {
-        Some(route) => dispatch(&st, route, &method, &uri, &headers, body).await.unwrap_or_else(IntoResponse::into_response),
-        None => ApiError(Error::new(ErrorKind::NotFound, format!("no endpoint at {}", uri.path())), None).into_response(),
+        Some(route) => dispatch(&st, route, &method, &uri, &headers, body)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        None => ApiError(
+            Error::new(
+                ErrorKind::NotFound,
+                format!("no endpoint at {}", uri.path()),
+            ),
+            None,
+        )
+        .into_response(),
     };
-    resp.headers_mut().insert("Docker-Distribution-API-Version", HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut().insert(
+        "Docker-Distribution-API-Version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     let status = resp.status().as_u16();
-    st.metrics.observe(method.as_str(), label, status, started.elapsed());
+    st.metrics
+        .observe(method.as_str(), label, status, started.elapsed());
     tracing::info!(method = %method, path = %uri.path(), status, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     resp
 }
 
-async fn dispatch(st: &AppState, route: Route, method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> ApiResult {
+async fn dispatch(
+    st: &AppState,
+    route: Route,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult {
     if let Some(name) = route.name() {
         validate_name(name)?;
     }
@@ -221,21 +285,39 @@ async fn dispatch(st: &AppState, route: Route, method: &Method, uri: &Uri, heade
     let ident = st.auth.authorize(headers, &need, &host(headers), st.tls)?;
     let q: Vec<(String, String)> = Query::try_from_uri(uri).map(|q| q.0).unwrap_or_default();
     let r = &st.registry;
-    let unsupported = || Err(ApiError::from(Error::new(ErrorKind::Unsupported, format!("{method} is not supported on {}", uri.path()))));
+    let unsupported = || {
+        Err(ApiError::from(Error::new(
+            ErrorKind::Unsupported,
+            format!("{method} is not supported on {}", uri.path()),
+        )))
+    };
     match (route, method.as_str()) {
-        (Route::Base, "GET" | "HEAD") => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{}").into_response()),
+        (Route::Base, "GET" | "HEAD") => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response()),
         (Route::Catalog, "GET") => discovery::catalog(st, &ident, &q).await,
         (Route::Tags(name), "GET") => discovery::tags(r, &name, &q).await,
         (Route::Referrers(name, d), "GET") => discovery::referrers(r, &name, &d, &q).await,
-        (Route::Blob(name, d), "GET" | "HEAD") => blobs::get(st, &name, &d, headers, method == Method::HEAD).await,
+        (Route::Blob(name, d), "GET" | "HEAD") => {
+            blobs::get(st, &name, &d, headers, method == Method::HEAD).await
+        }
         (Route::Blob(name, d), "DELETE") => blobs::delete(r, &name, &d).await,
-        (Route::UploadStart(name), "POST") => uploads::start(st, &ident, &name, &q, headers, body).await,
+        (Route::UploadStart(name), "POST") => {
+            uploads::start(st, &ident, &name, &q, headers, body).await
+        }
         (Route::Upload(name, id), "PATCH") => uploads::patch(st, &name, &id, headers, body).await,
         (Route::Upload(name, id), "PUT") => uploads::put(st, &name, &id, &q, headers, body).await,
         (Route::Upload(name, id), "GET") => uploads::status(r, &name, &id).await,
         (Route::Upload(name, id), "DELETE") => uploads::cancel(r, &name, &id).await,
-        (Route::Manifest(name, re), "GET" | "HEAD") => manifests::get(st, &name, &re, headers, method == Method::HEAD).await,
-        (Route::Manifest(name, re), "PUT") => manifests::put(st, &name, &re, &q, headers, body).await,
+        (Route::Manifest(name, re), "GET" | "HEAD") => {
+            manifests::get(st, &name, &re, headers, method == Method::HEAD).await
+        }
+        (Route::Manifest(name, re), "PUT") => {
+            manifests::put(st, &name, &re, &q, headers, body).await
+        }
         (Route::Manifest(name, re), "DELETE") => manifests::delete(r, &name, &re).await,
         _ => unsupported(),
     }
@@ -253,10 +335,9 @@ pub(crate) fn query<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str>
 pub(crate) fn page_size(q: &[(String, String)]) -> Result<Option<usize>, ApiError> {
     match query(q, "n") {
         None => Ok(None),
-        Some(n) => n
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::new(ErrorKind::Unsupported, format!("invalid page size n={n:?}")).into()),
+        Some(n) => n.parse().map(Some).map_err(|_| {
+            Error::new(ErrorKind::Unsupported, format!("invalid page size n={n:?}")).into()
+        }),
     }
 }
 
@@ -270,12 +351,30 @@ mod tests {
         assert_eq!(Route::parse("/v2/"), Some(Route::Base));
         assert_eq!(Route::parse("/v2"), Some(Route::Base));
         assert_eq!(Route::parse("/v2/_catalog"), Some(Route::Catalog));
-        assert_eq!(Route::parse("/v2/a/b/tags/list"), Some(Route::Tags("a/b".into())));
-        assert_eq!(Route::parse("/v2/a/manifests/b/manifests/latest"), Some(Route::Manifest("a/manifests/b".into(), "latest".into())));
-        assert_eq!(Route::parse(&format!("/v2/x/blobs/{d}")), Some(Route::Blob("x".into(), d.clone())));
-        assert_eq!(Route::parse("/v2/x/y/blobs/uploads/"), Some(Route::UploadStart("x/y".into())));
-        assert_eq!(Route::parse("/v2/x/blobs/uploads/abc"), Some(Route::Upload("x".into(), "abc".into())));
-        assert_eq!(Route::parse(&format!("/v2/x/referrers/{d}")), Some(Route::Referrers("x".into(), d)));
+        assert_eq!(
+            Route::parse("/v2/a/b/tags/list"),
+            Some(Route::Tags("a/b".into()))
+        );
+        assert_eq!(
+            Route::parse("/v2/a/manifests/b/manifests/latest"),
+            Some(Route::Manifest("a/manifests/b".into(), "latest".into()))
+        );
+        assert_eq!(
+            Route::parse(&format!("/v2/x/blobs/{d}")),
+            Some(Route::Blob("x".into(), d.clone()))
+        );
+        assert_eq!(
+            Route::parse("/v2/x/y/blobs/uploads/"),
+            Some(Route::UploadStart("x/y".into()))
+        );
+        assert_eq!(
+            Route::parse("/v2/x/blobs/uploads/abc"),
+            Some(Route::Upload("x".into(), "abc".into()))
+        );
+        assert_eq!(
+            Route::parse(&format!("/v2/x/referrers/{d}")),
+            Some(Route::Referrers("x".into(), d))
+        );
         assert_eq!(Route::parse("/v2/x/unknown"), None);
         assert_eq!(Route::parse("/v3/"), None);
     }

@@ -25,8 +25,7 @@ impl FsStorage {
     /// Opens (creating if needed) a storage directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(root.join("tmp"))
-            .map_err(|e| io_err(&root, e))?;
+        std::fs::create_dir_all(root.join("tmp")).map_err(|e| io_err(&root, e))?;
         Ok(FsStorage { root })
     }
 
@@ -44,36 +43,63 @@ impl FsStorage {
     async fn commit(&self, tmp: &Path, key: &str) -> Result<()> {
         let dest = self.path(key)?;
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| io_err(parent, e))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_err(parent, e))?;
         }
-        tokio::fs::rename(tmp, &dest).await.map_err(|e| io_err(&dest, e))
+        tokio::fs::rename(tmp, &dest)
+            .await
+            .map_err(|e| io_err(&dest, e))
     }
 }
 
 fn io_err(path: &Path, e: io::Error) -> Error {
-    let kind = if e.kind() == io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::Storage };
+    let kind = if e.kind() == io::ErrorKind::NotFound {
+        ErrorKind::NotFound
+    } else {
+        ErrorKind::Storage
+    };
     Error::new(kind, format!("{}: {e}", path.display()))
 }
 
 fn meta_of(key: String, m: &std::fs::Metadata) -> ObjectMeta {
-    ObjectMeta { key, size: m.len(), modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH) }
+    ObjectMeta {
+        key,
+        size: m.len(),
+        modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }
 }
 
 #[async_trait::async_trait]
 impl Storage for FsStorage {
     async fn get(&self, key: &str) -> Result<Bytes> {
         let path = self.path(key)?;
-        tokio::fs::read(&path).await.map(Bytes::from).map_err(|e| io_err(&path, e))
+        tokio::fs::read(&path)
+            .await
+            .map(Bytes::from)
+            .map_err(|e| io_err(&path, e))
     }
 
-    async fn get_range(&self, key: &str, start: u64, end: Option<u64>) -> Result<ByteStream<'static>> {
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<ByteStream<'static>> {
         let path = self.path(key)?;
-        let mut file = tokio::fs::File::open(&path).await.map_err(|e| io_err(&path, e))?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| io_err(&path, e))?;
         if start > 0 {
-            file.seek(io::SeekFrom::Start(start)).await.map_err(|e| io_err(&path, e))?;
+            file.seek(io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| io_err(&path, e))?;
         }
         let stream = match end {
-            Some(end) => ReaderStream::with_capacity(file.take(end.saturating_sub(start)), 256 * 1024).boxed(),
+            Some(end) => {
+                ReaderStream::with_capacity(file.take(end.saturating_sub(start)), 256 * 1024)
+                    .boxed()
+            }
             None => ReaderStream::with_capacity(file, 256 * 1024).boxed(),
         };
         Ok(stream)
@@ -91,7 +117,9 @@ impl Storage for FsStorage {
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let tmp = self.temp_path();
-        let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| io_err(&tmp, e))?;
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io_err(&tmp, e))?;
         f.write_all(&data).await.map_err(|e| io_err(&tmp, e))?;
         f.sync_data().await.map_err(|e| io_err(&tmp, e))?;
         drop(f);
@@ -105,10 +133,17 @@ impl Storage for FsStorage {
     async fn put_stream(&self, key: &str, mut data: ByteStream<'_>) -> Result<u64> {
         let tmp = self.temp_path();
         let result: Result<u64> = async {
-            let mut f = tokio::fs::File::create(&tmp).await.map_err(|e| io_err(&tmp, e))?;
+            let mut f = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| io_err(&tmp, e))?;
             let mut n = 0u64;
             while let Some(chunk) = data.next().await {
-                let chunk = chunk.map_err(|e| Error::new(ErrorKind::BlobUploadInvalid, format!("reading upload body: {e}")))?;
+                let chunk = chunk.map_err(|e| {
+                    Error::new(
+                        ErrorKind::BlobUploadInvalid,
+                        format!("reading upload body: {e}"),
+                    )
+                })?;
                 f.write_all(&chunk).await.map_err(|e| io_err(&tmp, e))?;
                 n += chunk.len() as u64;
             }
@@ -135,9 +170,13 @@ impl Storage for FsStorage {
         let src = self.path(from)?;
         let dest = self.path(to)?;
         if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| io_err(parent, e))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_err(parent, e))?;
         }
-        tokio::fs::rename(&src, &dest).await.map_err(|e| io_err(&src, e))
+        tokio::fs::rename(&src, &dest)
+            .await
+            .map_err(|e| io_err(&src, e))
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -187,9 +226,11 @@ impl Storage for FsStorage {
     async fn touch(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         let now = filetime::FileTime::now();
-        tokio::task::spawn_blocking(move || filetime::set_file_mtime(&path, now).map_err(|e| io_err(&path, e)))
-            .await
-            .map_err(|e| Error::storage(format!("touch task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            filetime::set_file_mtime(&path, now).map_err(|e| io_err(&path, e))
+        })
+        .await
+        .map_err(|e| Error::storage(format!("touch task failed: {e}")))?
     }
 }
 
@@ -212,8 +253,12 @@ fn list_blocking(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>> {
         for entry in rd {
             let entry = entry.map_err(|e| io_err(&dir, e))?;
             let path = entry.path();
-            let Ok(rel) = path.strip_prefix(root) else { continue };
-            let Some(key) = rel.to_str().map(|s| s.to_string()) else { continue };
+            let Ok(rel) = path.strip_prefix(root) else {
+                continue;
+            };
+            let Some(key) = rel.to_str().map(|s| s.to_string()) else {
+                continue;
+            };
             let ft = entry.file_type().map_err(|e| io_err(&path, e))?;
             if ft.is_dir() {
                 if format!("{key}/").starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {

@@ -37,7 +37,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Reads a whole (small) object; `NotFound` when absent.
     async fn get(&self, key: &str) -> Result<Bytes>;
     /// Streams `[start, end)` of an object (`end = None` means to the end).
-    async fn get_range(&self, key: &str, start: u64, end: Option<u64>) -> Result<ByteStream<'static>>;
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<ByteStream<'static>>;
     /// Size and modification time, or `None` when absent.
     async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>>;
     /// Writes a whole object atomically.

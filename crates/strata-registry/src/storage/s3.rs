@@ -51,7 +51,9 @@ impl S3Storage {
             .with_bucket_name(&cfg.bucket)
             .with_region(cfg.region.clone().unwrap_or_else(|| "us-east-1".into()));
         if let Some(ep) = &cfg.endpoint {
-            b = b.with_endpoint(ep).with_allow_http(ep.starts_with("http://"));
+            b = b
+                .with_endpoint(ep)
+                .with_allow_http(ep.starts_with("http://"));
         }
         if let Some(k) = &cfg.access_key_id {
             b = b.with_access_key_id(k);
@@ -62,12 +64,24 @@ impl S3Storage {
         let store = b
             .build()
             .map_err(|e| Error::new(ErrorKind::Config, format!("s3 bucket {}: {e}", cfg.bucket)))?;
-        let prefix = cfg.prefix.clone().unwrap_or_default().trim_matches('/').to_string();
-        Ok(S3Storage { store: Arc::new(store), prefix })
+        let prefix = cfg
+            .prefix
+            .clone()
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_string();
+        Ok(S3Storage {
+            store: Arc::new(store),
+            prefix,
+        })
     }
 
     fn path(&self, key: &str) -> Result<Path> {
-        let full = if self.prefix.is_empty() { key.to_string() } else { format!("{}/{key}", self.prefix) };
+        let full = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        };
         Path::parse(full.trim_end_matches('/'))
             .map_err(|e| Error::storage(format!("invalid storage key {key:?}: {e}")))
     }
@@ -77,20 +91,28 @@ impl S3Storage {
         if self.prefix.is_empty() {
             s.to_string()
         } else {
-            s.strip_prefix(&format!("{}/", self.prefix)).unwrap_or(s).to_string()
+            s.strip_prefix(&format!("{}/", self.prefix))
+                .unwrap_or(s)
+                .to_string()
         }
     }
 }
 
 fn os_err(key: &str, e: object_store::Error) -> Error {
     match e {
-        object_store::Error::NotFound { .. } => Error::new(ErrorKind::NotFound, format!("{key}: not found")),
+        object_store::Error::NotFound { .. } => {
+            Error::new(ErrorKind::NotFound, format!("{key}: not found"))
+        }
         e => Error::storage(format!("{key}: {e}")),
     }
 }
 
 fn meta(key: String, m: &object_store::ObjectMeta) -> ObjectMeta {
-    ObjectMeta { key, size: m.size, modified: SystemTime::from(m.last_modified) }
+    ObjectMeta {
+        key,
+        size: m.size,
+        modified: SystemTime::from(m.last_modified),
+    }
 }
 
 #[async_trait::async_trait]
@@ -101,7 +123,12 @@ impl Storage for S3Storage {
         r.bytes().await.map_err(|e| os_err(key, e))
     }
 
-    async fn get_range(&self, key: &str, start: u64, end: Option<u64>) -> Result<ByteStream<'static>> {
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<ByteStream<'static>> {
         let p = self.path(key)?;
         let range = match end {
             Some(end) if end <= start => {
@@ -111,8 +138,15 @@ impl Storage for S3Storage {
             None if start > 0 => Some(GetRange::Offset(start)),
             None => None,
         };
-        let opts = GetOptions { range, ..Default::default() };
-        let r = self.store.get_opts(&p, opts).await.map_err(|e| os_err(key, e))?;
+        let opts = GetOptions {
+            range,
+            ..Default::default()
+        };
+        let r = self
+            .store
+            .get_opts(&p, opts)
+            .await
+            .map_err(|e| os_err(key, e))?;
         Ok(r.into_stream().map_err(std::io::Error::other).boxed())
     }
 
@@ -127,13 +161,20 @@ impl Storage for S3Storage {
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let p = self.path(key)?;
-        self.store.put(&p, PutPayload::from(data)).await.map_err(|e| os_err(key, e))?;
+        self.store
+            .put(&p, PutPayload::from(data))
+            .await
+            .map_err(|e| os_err(key, e))?;
         Ok(())
     }
 
     async fn put_stream(&self, key: &str, mut data: ByteStream<'_>) -> Result<u64> {
         let p = self.path(key)?;
-        let upload = self.store.put_multipart(&p).await.map_err(|e| os_err(key, e))?;
+        let upload = self
+            .store
+            .put_multipart(&p)
+            .await
+            .map_err(|e| os_err(key, e))?;
         let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         let mut n = 0u64;
         while let Some(chunk) = data.next().await {
@@ -141,7 +182,10 @@ impl Storage for S3Storage {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = w.abort().await;
-                    return Err(Error::new(ErrorKind::BlobUploadInvalid, format!("reading upload body: {e}")));
+                    return Err(Error::new(
+                        ErrorKind::BlobUploadInvalid,
+                        format!("reading upload body: {e}"),
+                    ));
                 }
             };
             n += chunk.len() as u64;
@@ -181,9 +225,17 @@ impl Storage for S3Storage {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let p = if dir.is_empty() && self.prefix.is_empty() { None } else { Some(self.path(dir)?) };
-        let items: Vec<object_store::ObjectMeta> =
-            self.store.list(p.as_ref()).try_collect().await.map_err(|e| os_err(prefix, e))?;
+        let p = if dir.is_empty() && self.prefix.is_empty() {
+            None
+        } else {
+            Some(self.path(dir)?)
+        };
+        let items: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(p.as_ref())
+            .try_collect()
+            .await
+            .map_err(|e| os_err(prefix, e))?;
         Ok(items
             .iter()
             .map(|m| meta(self.key_of(&m.location), m))
@@ -193,9 +245,17 @@ impl Storage for S3Storage {
 
     async fn list_children(&self, prefix: &str) -> Result<Vec<String>> {
         let p = self.path(prefix.trim_end_matches('/'))?;
-        let r = self.store.list_with_delimiter(Some(&p)).await.map_err(|e| os_err(prefix, e))?;
+        let r = self
+            .store
+            .list_with_delimiter(Some(&p))
+            .await
+            .map_err(|e| os_err(prefix, e))?;
         let mut out: Vec<String> = Vec::new();
-        for loc in r.common_prefixes.iter().chain(r.objects.iter().map(|o| &o.location)) {
+        for loc in r
+            .common_prefixes
+            .iter()
+            .chain(r.objects.iter().map(|o| &o.location))
+        {
             if let Some(name) = loc.filename() {
                 out.push(name.to_string());
             }
@@ -205,13 +265,21 @@ impl Storage for S3Storage {
 
     async fn touch(&self, key: &str) -> Result<()> {
         let t = self.path(&format!("touch/{key}"))?;
-        self.store.put(&t, PutPayload::from(Bytes::new())).await.map_err(|e| os_err(key, e))?;
+        self.store
+            .put(&t, PutPayload::from(Bytes::new()))
+            .await
+            .map_err(|e| os_err(key, e))?;
         Ok(())
     }
 
     async fn last_used(&self, key: &str) -> Result<Option<SystemTime>> {
-        let Some(m) = self.stat(key).await? else { return Ok(None) };
-        let touched = self.stat(&format!("touch/{key}")).await?.map(|t| t.modified);
+        let Some(m) = self.stat(key).await? else {
+            return Ok(None);
+        };
+        let touched = self
+            .stat(&format!("touch/{key}"))
+            .await?
+            .map(|t| t.modified);
         Ok(Some(touched.map_or(m.modified, |t| t.max(m.modified))))
     }
 }
