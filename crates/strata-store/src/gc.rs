@@ -110,6 +110,7 @@ impl Store {
         for l in leases.iter().filter(|l| !l.is_expired(now)) {
             roots.extend(l.digests.iter().cloned());
         }
+        roots.extend(self.gc_root_digests()?);
         let marked = mark(roots, |d| match by_manifest.get(d) {
             Some(r) => record_refs(r),
             None => blob_children(self, d),

@@ -26,6 +26,7 @@
 //! # Ok(()) }
 //! ```
 
+mod build_support;
 mod check;
 mod content;
 mod error;
@@ -41,6 +42,7 @@ mod snapshot;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use build_support::{StoreUseGuard, GC_ROOTS_TABLE};
 pub use check::Problem;
 pub use content::{BlobWriter, VerifyingReader, INGEST_GRACE};
 pub use error::{Error, ErrorKind, Result};

@@ -134,7 +134,7 @@ impl Store {
         Ok(out)
     }
 
-    fn unpack_one(
+    pub(crate) fn unpack_one(
         &self,
         layer: &crate::LayerRecord,
         diff_id: &Digest,

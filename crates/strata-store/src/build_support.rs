@@ -1,0 +1,115 @@
+//! Store services for the builder: snapshots for layer stacks that are not (yet) an image,
+//! publishing a directory a build step produced as a snapshot, and the build-cache roots
+//! that keep cached layers alive through garbage collection.
+
+use std::fs;
+use std::path::Path;
+
+use strata_oci::Digest;
+
+use crate::error::{Error, Result};
+use crate::images::{chain_ids, LayerRecord};
+use crate::snapshot::{dir_size, remove_tree, SnapshotInfo, UnpackOptions};
+use crate::Store;
+
+/// Records table whose values are JSON arrays of digests that garbage collection keeps
+/// (blobs, and snapshot chain IDs). The builder stores one row per cache key.
+pub const GC_ROOTS_TABLE: &str = "gc-roots";
+
+impl Store {
+    /// Unpack each layer of a stack (bottom first) into its snapshot, skipping those present.
+    pub fn ensure_layers_unpacked(
+        &self,
+        layers: &[LayerRecord],
+        diff_ids: &[Digest],
+        options: &UnpackOptions,
+    ) -> Result<Vec<SnapshotInfo>> {
+        let chain = chain_ids(diff_ids);
+        let mut out = Vec::with_capacity(chain.len());
+        for (i, chain_id) in chain.iter().enumerate() {
+            let dir = self.layout.snapshot(chain_id);
+            if !dir.join("fs").is_dir() {
+                self.unpack_one(&layers[i], &diff_ids[i], chain_id, options)?;
+            }
+            out.push(SnapshotInfo {
+                chain_id: chain_id.clone(),
+                size: 0,
+                fs_path: dir.join("fs"),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A directory under the store (same filesystem as snapshots) for a step to prepare a
+    /// snapshot or an overlay upper dir in; removed by GC if its process dies.
+    pub fn snapshot_staging_dir(&self) -> Result<std::path::PathBuf> {
+        let tmp = self
+            .layout
+            .snapshots()
+            .join(format!(".tmp-{}", crate::layout::random_name()));
+        fs::create_dir_all(&tmp).map_err(|e| Error::io("cannot create", &tmp, e))?;
+        Ok(tmp)
+    }
+
+    /// Publish `fs_dir` (already in overlay form: whiteouts as 0/0 devices, opaque xattrs) as
+    /// the snapshot of `chain_id` by renaming it into place. If the snapshot exists already
+    /// the directory is removed instead.
+    pub fn publish_snapshot(
+        &self,
+        chain_id: &Digest,
+        diff_id: &Digest,
+        fs_dir: &Path,
+    ) -> Result<SnapshotInfo> {
+        let _gc = crate::lock::shared(&self.layout.gc_lock())?;
+        let final_dir = self.layout.snapshot(chain_id);
+        let info = SnapshotInfo {
+            chain_id: chain_id.clone(),
+            size: dir_size(fs_dir),
+            fs_path: final_dir.join("fs"),
+        };
+        if final_dir.join("fs").is_dir() {
+            remove_tree(fs_dir)?;
+            return Ok(info);
+        }
+        let tmp = self.snapshot_staging_dir()?;
+        let staged = tmp.join("fs");
+        fs::rename(fs_dir, &staged).map_err(|e| Error::io("cannot move snapshot", fs_dir, e))?;
+        fs::write(tmp.join("diffid"), diff_id.to_string())
+            .map_err(|e| Error::io("cannot write", &tmp.join("diffid"), e))?;
+        match fs::rename(&tmp, &final_dir) {
+            Ok(()) => crate::content::sync_dir(&self.layout.snapshots())?,
+            Err(_) if final_dir.join("fs").is_dir() => remove_tree(&tmp)?,
+            Err(e) => {
+                let _ = remove_tree(&tmp);
+                return Err(Error::io("cannot publish snapshot", &final_dir, e));
+            }
+        }
+        Ok(info)
+    }
+
+    /// Digests listed in the [`GC_ROOTS_TABLE`] records.
+    pub fn gc_root_digests(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for (_, value) in self.list_records(GC_ROOTS_TABLE)? {
+            if let Ok(list) = serde_json::from_slice::<Vec<Digest>>(&value) {
+                out.extend(list);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Holds the store's shared lock: while it lives, garbage collection cannot run, so staging
+/// directories and blobs a long step is using stay in place.
+pub struct StoreUseGuard {
+    _guard: crate::lock::LockGuard,
+}
+
+impl Store {
+    /// Take the shared store lock for the duration of a build step.
+    pub fn hold_shared(&self) -> Result<StoreUseGuard> {
+        Ok(StoreUseGuard {
+            _guard: crate::lock::shared(&self.layout.gc_lock())?,
+        })
+    }
+}
