@@ -5,7 +5,8 @@
 //! and `RUN --mount`-style mounts — runs it to completion, streams its output into a
 //! [`RunIo`] and reports an [`ExitStatusInfo`]. After a run the spec's upper dir holds
 //! exactly the step's changes (overlayfs format: whiteouts as 0/0 character devices, opaque
-//! directories by xattr), ready to be turned into a layer diff.
+//! directories by the `trusted.overlay.opaque` xattr; no redirects or metacopy, so the upper
+//! dir is self-contained), ready to be turned into a layer diff.
 //!
 //! [`RuncExecutor`] is the backend: it mounts the overlay, generates an OCI bundle and runs
 //! `runc run`, then deletes the container, unmounts and removes the bundle, also on error

@@ -15,6 +15,17 @@ use crate::error::{errno, ExecError};
 /// Classic `mount(2)` data is limited to one page; stay safely below it.
 const MAX_MOUNT_DATA: usize = 4000;
 
+/// Overlay features forced off whatever the host's module defaults: with them the upper dir
+/// would hold redirect xattrs (renamed lower dirs) and metadata-only copies (data still in a
+/// lower), and would no longer be a self-contained diff. With them off, renaming a lower
+/// directory fails with EXDEV and tools fall back to copy and delete, so the upper dir shows
+/// a full copy plus a whiteout.
+const OVERLAY_FEATURES: &[(&str, &str)] = &[
+    ("redirect_dir", "off"),
+    ("metacopy", "off"),
+    ("index", "off"),
+];
+
 /// Mounts made so far, undone last-first.
 #[derive(Debug, Default)]
 pub(crate) struct MountStack {
@@ -106,12 +117,15 @@ fn classic_overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Option
         return None;
     }
     let lower: Vec<&str> = lowers.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
-    let data = format!(
+    let mut data = format!(
         "lowerdir={},upperdir={},workdir={}",
         lower.join(":"),
         upper.to_str()?,
         work.to_str()?
     );
+    for (key, value) in OVERLAY_FEATURES {
+        data.push_str(&format!(",{key}={value}"));
+    }
     (data.len() <= MAX_MOUNT_DATA).then_some(data)
 }
 
@@ -140,6 +154,10 @@ fn fsconfig_overlay(
     fsconfig_set_string(&fs, "upperdir", upper)
         .map_err(|e| fail("set overlay upper dir for", e))?;
     fsconfig_set_string(&fs, "workdir", work).map_err(|e| fail("set overlay work dir for", e))?;
+    for (key, value) in OVERLAY_FEATURES {
+        fsconfig_set_string(&fs, *key, *value)
+            .map_err(|e| fail(&format!("set overlay option {key}={value} for"), e))?;
+    }
     fsconfig_create(&fs).map_err(|e| fail("create overlay for", e))?;
     let mnt = fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty())
         .map_err(|e| fail("mount overlay for", e))?;
@@ -166,7 +184,7 @@ mod tests {
         );
         assert_eq!(
             d.as_deref(),
-            Some("lowerdir=/l1:/l2,upperdir=/u,workdir=/w")
+            Some("lowerdir=/l1:/l2,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off,index=off")
         );
         assert!(classic_overlay_data(&["/a:b".into()], Path::new("/u"), Path::new("/w")).is_none());
         let many: Vec<PathBuf> = (0..200)

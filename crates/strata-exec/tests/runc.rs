@@ -558,3 +558,46 @@ fn cancel_kills_the_container_and_cleans_up() {
     assert_eq!(out, b"started\n");
     sb.assert_clean();
 }
+
+#[test]
+fn renamed_lower_dir_is_copied_not_redirected() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec("s", ProcessArgs::shell("mv /data /moved && ls /moved"));
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "keep.txt\nold.txt\n");
+    let upper = &spec.rootfs.upper;
+    assert_eq!(entries(upper), ["data", "moved"]);
+    assert!(std::fs::symlink_metadata(upper.join("data"))
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    // Full copies, not a redirect xattr pointing at the lower dir.
+    assert_eq!(entries(&upper.join("moved")), ["keep.txt", "old.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(upper.join("moved/keep.txt")).unwrap(),
+        "keep\n"
+    );
+}
+
+#[test]
+fn recreated_lower_dir_is_opaque() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let spec = sb.spec(
+        "s",
+        ProcessArgs::shell("rm -rf /data && mkdir /data && echo n > /data/n"),
+    );
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    let data = spec.rootfs.upper.join("data");
+    assert_eq!(entries(&data), ["n"]);
+    let mut buf = [0u8; 4];
+    let n = rustix::fs::lgetxattr(&data, "trusted.overlay.opaque", &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"y");
+}
