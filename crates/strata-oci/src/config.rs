@@ -24,7 +24,7 @@ pub type ObjectSet = BTreeMap<String, serde_json::Map<String, serde_json::Value>
 
 /// The image config blob (`application/vnd.oci.image.config.v1+json` or
 /// `application/vnd.docker.container.image.v1+json`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -78,7 +78,7 @@ pub struct ImageConfig {
 }
 
 /// `rootfs`: the uncompressed layer digests, base layer first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootFs {
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -99,7 +99,7 @@ impl Default for RootFs {
 }
 
 /// One `history` entry; `empty_layer` entries have no matching diff ID.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
@@ -122,7 +122,7 @@ impl History {
 }
 
 /// The runtime defaults (`config` and Docker's `container_config`), in Docker's field order.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,7 +190,7 @@ impl ContainerConfig {
 }
 
 /// `HEALTHCHECK` settings. Durations are Go `time.Duration` values: nanoseconds.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Healthcheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -218,6 +218,7 @@ impl ImageConfig {
             os_version: self.os_version.clone(),
             os_features: self.os_features.clone().unwrap_or_default(),
             variant: self.variant.clone(),
+            extra: Default::default(),
         }
     }
 

@@ -17,7 +17,7 @@ use crate::platform::Platform;
 
 /// An OCI content descriptor. Field order follows the OCI Go structs, so re-serialised
 /// descriptors look like the ones other tools write. Unknown fields are kept in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     pub media_type: MediaType,

@@ -10,7 +10,7 @@ use crate::media_type::{MediaType, DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::platform::Platform;
 
 /// An image index or Docker manifest list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageIndex {
     pub schema_version: u32,

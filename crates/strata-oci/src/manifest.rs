@@ -14,7 +14,7 @@ use crate::descriptor::Descriptor;
 use crate::media_type::{MediaType, DOCKER_MANIFEST, OCI_MANIFEST};
 
 /// An image manifest (OCI or Docker v2 schema 2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageManifest {
     pub schema_version: u32,

@@ -33,6 +33,10 @@ pub struct Platform {
     pub os_features: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// Fields this struct does not model (Docker manifest lists' `features`), kept for
+    /// re-serialisation; ignored by [`Platform::matches`].
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 const KNOWN_OS: &[&str] = &[
@@ -316,6 +320,15 @@ mod tests {
         assert!(!p("linux/amd64").matches(&p("linux/arm64")));
         assert!(!p("linux/amd64").matches(&p("windows/amd64")));
         assert!(Platform::host().matches(&Platform::host()));
+    }
+
+    #[test]
+    fn keeps_unknown_fields_but_ignores_them_when_matching() {
+        let json = r#"{"architecture":"arm64","os":"linux","variant":"v8","features":["sse4"]}"#;
+        let p: Platform = serde_json::from_str(json).unwrap();
+        assert_eq!(p.extra["features"][0], "sse4");
+        assert_eq!(serde_json::to_string(&p).unwrap(), json);
+        assert!(Platform::parse("linux/arm64").unwrap().matches(&p));
     }
 
     #[test]

@@ -16,14 +16,14 @@ use crate::media_type::{self as mt, MediaType};
 use crate::validate::{self, DocumentKind, Rules};
 
 /// A manifest-like document: an image manifest or an image index / manifest list.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Manifest {
     Image(ImageManifest),
     Index(ImageIndex),
 }
 
 /// A parsed manifest or index with its exact bytes and their digest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawManifest {
     pub bytes: Vec<u8>,
     pub digest: Digest,
@@ -185,7 +185,7 @@ impl RawManifest {
 }
 
 /// A parsed image config with its exact bytes and their digest (the image ID).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawConfig {
     pub bytes: Vec<u8>,
     pub digest: Digest,
