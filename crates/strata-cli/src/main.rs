@@ -31,6 +31,9 @@ pub struct Global {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run and maintain an OCI distribution registry
+    #[command(subcommand)]
+    Registry(commands::registry::RegistryCommand),
     /// Developer tools: parse a Dockerfile, show its stage graph
     #[command(subcommand)]
     Debug(commands::debug::DebugCommand),
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = cli.global;
     let result = match cli.command {
+        Command::Registry(cmd) => commands::registry::run(cmd, &global),
         Command::Debug(cmd) => commands::debug::run(cmd, &global),
     };
     match result {

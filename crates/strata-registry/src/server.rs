@@ -221,3 +221,61 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}
+
+/// Installs a `tracing` subscriber writing to stderr: JSON lines or human-readable text.
+/// Filter with `RUST_LOG` (default `info`). For binaries; libraries never call it.
+pub fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Runs a server from a config until SIGTERM or ctrl-c, then drains in-flight requests
+/// for at most `shutdown_timeout`. This is `strata registry serve`.
+pub async fn run(cfg: Config) -> Result<()> {
+    let storage = open_storage(&cfg)?;
+    let state = build_state(&cfg, storage)?;
+    let listener = bind(&cfg).await?;
+    if let Ok(local) = listener.local_addr() {
+        tracing::info!(addr = %local, tls = cfg.tls.is_some(), storage = ?cfg.storage.kind, "registry listening");
+    }
+    let timeout = cfg.shutdown_timeout;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(serve(cfg, listener, state, async move {
+        let _ = rx.await;
+    }));
+    shutdown_signal().await;
+    let _ = tx.send(());
+    match tokio::time::timeout(timeout, serving).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(Error::storage(format!("server task failed: {e}"))),
+        Err(_) => {
+            tracing::warn!(?timeout, "in-flight requests did not finish in time; exiting");
+            Ok(())
+        }
+    }
+}
