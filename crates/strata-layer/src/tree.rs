@@ -135,6 +135,8 @@ struct Walker<'o, W: Write> {
     overlay: bool,
     /// First path seen for each multiply-linked inode.
     links: HashMap<(u64, u64), Vec<u8>>,
+    /// The opaque marker of the directory being walked, emitted in its sorted place.
+    pending_marker: Option<Entry>,
     stats: WriteStats,
 }
 
@@ -145,6 +147,7 @@ impl<'o, W: Write> Walker<'o, W> {
             options,
             overlay,
             links: HashMap::new(),
+            pending_marker: None,
             stats: WriteStats::default(),
         }
     }
@@ -154,7 +157,7 @@ impl<'o, W: Write> Walker<'o, W> {
         if !md.is_dir() {
             return Err(Error::io(root, std::io::Error::other("not a directory")));
         }
-        self.walk(root, b"")?;
+        self.walk(root, b"", None)?;
         self.tar.finish()?;
         Ok(self.stats)
     }
@@ -166,30 +169,53 @@ impl<'o, W: Write> Walker<'o, W> {
         Ok(())
     }
 
-    fn walk(&mut self, dir: &Path, rel: &[u8]) -> Result<()> {
-        let mut names = Vec::new();
+    /// Emit the children of `dir` (at `rel` in the layer). Siblings are sorted by the name
+    /// they get in the layer, so a whiteout sorts as `.wh.<name>` and an opaque directory's
+    /// marker sorts among its children: the output is in [`crate::entry::path_order`].
+    fn walk(&mut self, dir: &Path, rel: &[u8], opaque_mtime: Option<i64>) -> Result<()> {
+        let mut children = Vec::new();
         for item in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            names.push(item.map_err(|e| Error::io(dir, e))?.file_name());
-        }
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        for name in names {
+            let name = item.map_err(|e| Error::io(dir, e))?.file_name();
             let path = dir.join(&name);
-            let mut child = rel.to_vec();
-            if !child.is_empty() {
-                child.push(b'/');
-            }
-            child.extend_from_slice(name.as_bytes());
             let md = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-            let is_dir = md.is_dir();
-            self.entry(&path, name.as_bytes(), child.clone(), &md)?;
-            if is_dir {
-                self.walk(&path, &child)?;
+            let mut key = name.as_bytes().to_vec();
+            if self.overlay && is_whiteout(&path, &md)? {
+                key.splice(0..0, WHITEOUT_PREFIX.iter().copied());
+            }
+            children.push((key, Some((name, md))));
+        }
+        if let Some(mtime) = opaque_mtime {
+            let mut marker = rel.to_vec();
+            marker.push(b'/');
+            marker.extend_from_slice(OPAQUE_MARKER);
+            let mut m = Entry::new(marker, EntryKind::File(FileData::Bytes(Vec::new())), 0);
+            m.mtime = mtime;
+            children.push((OPAQUE_MARKER.to_vec(), None));
+            self.pending_marker = Some(m);
+        }
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, child) in children {
+            let Some((name, md)) = child else {
+                let m = self.pending_marker.take().expect("marker prepared above");
+                self.emit(m)?;
+                continue;
+            };
+            let path = dir.join(&name);
+            let mut child_rel = rel.to_vec();
+            if !child_rel.is_empty() {
+                child_rel.push(b'/');
+            }
+            child_rel.extend_from_slice(name.as_bytes());
+            let opaque = self.entry(&path, name.as_bytes(), child_rel.clone(), &md)?;
+            if md.is_dir() {
+                self.walk(&path, &child_rel, opaque.then_some(md.mtime()))?;
             }
         }
         Ok(())
     }
 
-    fn entry(&mut self, path: &Path, name: &[u8], rel: Vec<u8>, md: &Metadata) -> Result<()> {
+    /// Emit one entry; `Ok(true)` when it is an opaque directory.
+    fn entry(&mut self, path: &Path, name: &[u8], rel: Vec<u8>, md: &Metadata) -> Result<bool> {
         if name.starts_with(WHITEOUT_PREFIX) {
             return Err(Error::Unsupported {
                 what: format!(
@@ -224,7 +250,8 @@ impl<'o, W: Write> Walker<'o, W> {
                 wh.extend_from_slice(name);
                 let mut e = Entry::new(wh, EntryKind::File(FileData::Bytes(Vec::new())), 0);
                 e.mtime = md.mtime();
-                return self.emit(e);
+                self.emit(e)?;
+                return Ok(false);
             }
         }
         let opaque = self.overlay
@@ -264,7 +291,7 @@ impl<'o, W: Write> Walker<'o, W> {
             EntryKind::Fifo
         } else {
             self.stats.skipped_sockets += 1;
-            return Ok(());
+            return Ok(false);
         };
         let mut e = Entry::new(rel.clone(), kind, md.mode() & 0o7777);
         e.uid = md.uid() as u64;
@@ -274,16 +301,28 @@ impl<'o, W: Write> Walker<'o, W> {
             e.xattrs = xattrs;
         }
         self.emit(e)?;
-        if opaque {
-            let mut marker = rel;
-            marker.push(b'/');
-            marker.extend_from_slice(OPAQUE_MARKER);
-            let mut m = Entry::new(marker, EntryKind::File(FileData::Bytes(Vec::new())), 0);
-            m.mtime = md.mtime();
-            self.emit(m)?;
-        }
-        Ok(())
+        Ok(opaque)
     }
+}
+
+/// An overlayfs whiteout: a 0/0 character device, or (xwhiteouts, `userxattr` mounts) an
+/// empty file marked with an `overlay.whiteout` xattr.
+fn is_whiteout(path: &Path, md: &Metadata) -> Result<bool> {
+    let ft = md.file_type();
+    if ft.is_char_device() && md.rdev() == 0 {
+        return Ok(true);
+    }
+    if ft.is_file() && md.len() == 0 {
+        for key in ["trusted.overlay.whiteout", "user.overlay.whiteout"] {
+            match xattr::get(path, key) {
+                Ok(Some(_)) => return Ok(true),
+                Ok(None) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(false),
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+    }
+    Ok(false)
 }
 
 fn is_overlay_xattr(name: &str) -> bool {
