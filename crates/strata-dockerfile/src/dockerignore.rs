@@ -251,6 +251,12 @@ impl Matcher {
     /// `path` or one of its parent directories decides. `path` is used as
     /// given (not cleaned).
     pub fn matches_or_parent_matches(&self, path: &str) -> bool {
+        if clean(path) == path {
+            // The parents are the prefixes ending before each `/`, so each
+            // pattern needs one pass over the path, whatever its depth.
+            let ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i).collect();
+            return self.decide(|p| p.matches_self_or_prefix(path, &ends));
+        }
         let parents = parent_prefixes(path);
         self.decide(|p| p.matches(path) || parents.iter().any(|dir| p.matches(dir)))
     }

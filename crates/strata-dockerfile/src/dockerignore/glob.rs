@@ -270,7 +270,23 @@ impl Pattern {
             Kind::Suffix(s) => {
                 path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|rest| path == rest)
             }
-            Kind::Tokens(t) => run(t, path, false),
+            Kind::Tokens(t) => run(t, path, Mode::Full),
+        }
+    }
+
+    /// Whether the pattern matches `path` or one of its prefixes
+    /// `path[..end]` for the ascending byte offsets in `ends` (the parent
+    /// directories), in one pass over the path.
+    pub(super) fn matches_self_or_prefix(&self, path: &str, ends: &[usize]) -> bool {
+        match &self.kind {
+            Kind::Exact => {
+                let len = self.text.len();
+                path == self.text || (ends.contains(&len) && path[..len] == self.text)
+            }
+            // A prefix of `path` starts with `p` only if `path` does.
+            Kind::Prefix(p) => path.starts_with(p.as_str()),
+            Kind::Suffix(_) => self.matches(path) || ends.iter().any(|&e| self.matches(&path[..e])),
+            Kind::Tokens(t) => run(t, path, Mode::Marks(ends)),
         }
     }
 
@@ -282,7 +298,7 @@ impl Pattern {
             Kind::Exact => self.text.starts_with(&dir_slash),
             Kind::Prefix(p) => dir_slash.starts_with(p.as_str()) || p.starts_with(&dir_slash),
             Kind::Suffix(_) => true,
-            Kind::Tokens(t) => run(t, &dir_slash, true),
+            Kind::Tokens(t) => run(t, &dir_slash, Mode::Viable),
         }
     }
 }
@@ -313,18 +329,39 @@ impl Bits {
     }
 }
 
+/// What [`run`] answers.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// Does the whole path match?
+    Full,
+    /// Can the path be extended to a match?
+    Viable,
+    /// Does the path, or its prefix ending at one of these byte offsets,
+    /// match?
+    Marks(&'a [usize]),
+}
+
 /// Runs the token automaton over `path`. State `i` (0..=n) means "before
 /// token i"; state `n + 1 + i` means "inside the directory run of OptDirs
-/// token i". With `prefix_only`, answers whether `path` can be extended to
-/// a match instead of whether it matches.
-fn run(tokens: &[Token], path: &str, prefix_only: bool) -> bool {
+/// token i".
+fn run(tokens: &[Token], path: &str, mode: Mode<'_>) -> bool {
     let n = tokens.len();
     let size = 2 * n + 1;
     let mut cur = Bits::new(size);
     let mut next = Bits::new(size);
     cur.set(0);
     close(tokens, &mut cur, true);
-    for c in path.chars() {
+    let mut marks = match mode {
+        Mode::Marks(m) => m,
+        _ => &[],
+    };
+    for (at, c) in path.char_indices() {
+        if marks.first() == Some(&at) {
+            if cur.get(n) {
+                return true;
+            }
+            marks = &marks[1..];
+        }
         next.clear();
         for (i, tok) in tokens.iter().enumerate() {
             if cur.get(i) {
@@ -361,10 +398,10 @@ fn run(tokens: &[Token], path: &str, prefix_only: bool) -> bool {
             return false;
         }
     }
-    if prefix_only {
-        return !cur.is_empty();
+    match mode {
+        Mode::Viable => !cur.is_empty(),
+        _ => cur.get(n),
     }
-    cur.get(n)
 }
 
 /// Adds the states reachable without consuming a character. Every such
