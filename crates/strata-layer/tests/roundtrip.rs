@@ -45,7 +45,7 @@ fn sample_tree(dir: &Path) {
     fs::write(deep.join("f".repeat(60)), b"long path").unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &dir.join("fifo"),
+        dir.join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o640),
         0,
