@@ -34,6 +34,7 @@ mod error;
 mod mounts;
 mod ociconfig;
 mod output;
+mod recover;
 mod rootpath;
 mod runc;
 mod spec;

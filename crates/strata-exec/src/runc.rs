@@ -35,8 +35,8 @@ const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(25);
 /// Runs steps with the `runc` binary.
 #[derive(Debug, Clone)]
 pub struct RuncExecutor {
-    runtime: PathBuf,
-    state_dir: PathBuf,
+    pub(crate) runtime: PathBuf,
+    pub(crate) state_dir: PathBuf,
 }
 
 impl RuncExecutor {
@@ -79,7 +79,7 @@ impl RuncExecutor {
         &self.runtime
     }
 
-    fn runc_root(&self) -> PathBuf {
+    pub(crate) fn runc_root(&self) -> PathBuf {
         self.state_dir.join("runc")
     }
 

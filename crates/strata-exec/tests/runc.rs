@@ -601,3 +601,31 @@ fn recreated_lower_dir_is_opaque() {
     let n = rustix::fs::lgetxattr(&data, "trusted.overlay.opaque", &mut buf).unwrap();
     assert_eq!(&buf[..n], b"y");
 }
+
+#[test]
+fn recover_stale_removes_dead_owners_bundles_only() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let bundles = sb.state_dir().join("bundles");
+    // pid_max is at most 2^22, so this owner cannot be alive.
+    let dead = bundles.join("strata-999999999-0-00000000");
+    let mine = bundles.join(format!("strata-{}-999-00000000", std::process::id()));
+    std::fs::create_dir_all(dead.join("secrets")).unwrap();
+    std::fs::create_dir_all(&mine).unwrap();
+    rustix::mount::mount(
+        "tmpfs",
+        &dead.join("secrets"),
+        "tmpfs",
+        rustix::mount::MountFlags::empty(),
+        None,
+    )
+    .unwrap();
+    std::fs::write(dead.join("secrets/0"), "x").unwrap();
+    assert_eq!(sb.exec.recover_stale().unwrap(), 1);
+    assert!(!dead.exists());
+    assert!(mine.exists());
+    std::fs::remove_dir(&mine).unwrap();
+    sb.assert_clean();
+}
