@@ -128,7 +128,7 @@ fn synthetic_whiteouts_and_opaque_xattrs() {
     xattr::set(up.join("uopq"), "user.kept", b"1").unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &up.join("wh"),
+        up.join("wh"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::empty(),
         0,
