@@ -616,7 +616,7 @@ fn recover_stale_removes_dead_owners_bundles_only() {
     std::fs::create_dir_all(&mine).unwrap();
     rustix::mount::mount(
         "tmpfs",
-        &dead.join("secrets"),
+        dead.join("secrets"),
         "tmpfs",
         rustix::mount::MountFlags::empty(),
         None,
