@@ -75,4 +75,14 @@ impl ImageIndex {
             .iter()
             .filter(move |d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
     }
+
+    /// The entry that runs best on `host` (see [`Platform::compatibility`]); the first in
+    /// document order among equally good ones.
+    pub fn best_for(&self, host: &Platform) -> Option<&Descriptor> {
+        self.manifests
+            .iter()
+            .filter_map(|d| Some((host.compatibility(d.platform.as_ref()?)?, d)))
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, d)| d)
+    }
 }

@@ -29,6 +29,7 @@
 //! assert_eq!(raw.as_image(), Some(&m));
 //! ```
 
+pub mod annotations;
 pub mod chain_id;
 pub mod config;
 pub mod descriptor;

@@ -75,6 +75,42 @@ impl MediaType {
         matches!(self.0.as_str(), OCI_INDEX | DOCKER_MANIFEST_LIST)
     }
 
+    /// Whether this is one of Docker's v2 schema 2 types.
+    pub fn is_docker(&self) -> bool {
+        self.0.starts_with("application/vnd.docker.")
+    }
+
+    /// The OCI type for a Docker type with an exact OCI counterpart; other types unchanged.
+    /// (Docker's foreign layers map to OCI's non-distributable layers, which OCI deprecates
+    /// but still defines.)
+    pub fn to_oci(&self) -> MediaType {
+        let mapped = match self.0.as_str() {
+            DOCKER_MANIFEST => OCI_MANIFEST,
+            DOCKER_MANIFEST_LIST => OCI_INDEX,
+            DOCKER_CONFIG => OCI_CONFIG,
+            DOCKER_LAYER_GZIP => OCI_LAYER_GZIP,
+            DOCKER_LAYER_TAR => OCI_LAYER_TAR,
+            DOCKER_FOREIGN_LAYER_GZIP => OCI_LAYER_NONDIST_GZIP,
+            other => other,
+        };
+        MediaType::from(mapped)
+    }
+
+    /// The Docker type for an OCI type with a Docker counterpart. zstd layers have none, so
+    /// they (and every other type) come back unchanged.
+    pub fn to_docker(&self) -> MediaType {
+        let mapped = match self.0.as_str() {
+            OCI_MANIFEST => DOCKER_MANIFEST,
+            OCI_INDEX => DOCKER_MANIFEST_LIST,
+            OCI_CONFIG => DOCKER_CONFIG,
+            OCI_LAYER_GZIP => DOCKER_LAYER_GZIP,
+            OCI_LAYER_TAR => DOCKER_LAYER_TAR,
+            OCI_LAYER_NONDIST_GZIP => DOCKER_FOREIGN_LAYER_GZIP,
+            other => other,
+        };
+        MediaType::from(mapped)
+    }
+
     pub fn is_config(&self) -> bool {
         matches!(self.0.as_str(), OCI_CONFIG | DOCKER_CONFIG)
     }
@@ -125,5 +161,53 @@ impl Serialize for MediaType {
 impl<'de> Deserialize<'de> for MediaType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d).map(MediaType)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_oci_mapping_round_trips() {
+        for docker in [
+            DOCKER_MANIFEST,
+            DOCKER_MANIFEST_LIST,
+            DOCKER_CONFIG,
+            DOCKER_LAYER_GZIP,
+            DOCKER_LAYER_TAR,
+        ] {
+            let m = MediaType::from(docker);
+            assert!(m.is_docker());
+            let oci = m.to_oci();
+            assert!(
+                !oci.is_docker() && oci.as_str().starts_with("application/vnd.oci."),
+                "{docker}"
+            );
+            assert_eq!(oci.to_docker(), m);
+            assert_eq!(oci.is_manifest(), m.is_manifest());
+            assert_eq!(oci.layer_compression(), m.layer_compression());
+        }
+        let zstd = MediaType::from(OCI_LAYER_ZSTD);
+        assert_eq!(zstd.to_docker(), zstd);
+        assert_eq!(
+            MediaType::from("text/plain").to_oci().as_str(),
+            "text/plain"
+        );
+    }
+
+    #[test]
+    fn well_formed_media_types() {
+        for ok in [
+            OCI_MANIFEST,
+            "a/b",
+            "application/vnd.example+type",
+            "text/plain",
+        ] {
+            assert!(MediaType::from(ok).is_well_formed(), "{ok}");
+        }
+        for bad in ["", "a", "a/", "/b", ".a/b", "a/.b", "a/b/c", "a b/c"] {
+            assert!(!MediaType::from(bad).is_well_formed(), "{bad}");
+        }
     }
 }

@@ -185,6 +185,69 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// How well an image built for `candidate` runs on this platform (taken as the host):
+    /// `Some(0)` is a native match and larger numbers are worse fallbacks, following
+    /// containerd's ordering (`amd64/v3` runs `v2`, `v1`, then `386`; `arm64` runs `arm/v8`
+    /// down to `arm/v5`; `arm/v7` runs `v6` and `v5`). `None`: it cannot run here.
+    pub fn compatibility(&self, candidate: &Platform) -> Option<usize> {
+        let host = self.clone().normalized();
+        let cand = candidate.clone().normalized();
+        if host.os != cand.os {
+            return None;
+        }
+        if let (Some(a), Some(b)) = (&host.os_version, &cand.os_version) {
+            if a != b {
+                return None;
+            }
+        }
+        let want = (
+            cand.architecture.as_str(),
+            cand.variant.as_deref().unwrap_or(""),
+        );
+        runnable(&host)
+            .iter()
+            .position(|(a, v)| (a.as_str(), v.as_str()) == want)
+    }
+}
+
+/// The (architecture, variant) pairs `host` can run, best first.
+fn runnable(host: &Platform) -> Vec<(String, String)> {
+    let variant = host.variant.clone().unwrap_or_default();
+    let level = |v: &str| v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok());
+    let pair = |a: &str, v: String| (a.to_owned(), v);
+    let mut out = vec![pair(&host.architecture, variant.clone())];
+    match host.architecture.as_str() {
+        "amd64" => {
+            // An unspecified amd64 variant is v1, which normalisation writes as "".
+            for n in (1..level(&variant).unwrap_or(1)).rev() {
+                out.push(pair(
+                    "amd64",
+                    if n == 1 {
+                        String::new()
+                    } else {
+                        format!("v{n}")
+                    },
+                ));
+            }
+            out.push(pair("386", String::new()));
+        }
+        "arm64" => {
+            if variant != "v8" {
+                out.push(pair("arm64", "v8".to_owned()));
+            }
+            out.extend((5..=8).rev().map(|n| pair("arm", format!("v{n}"))));
+        }
+        "arm" => {
+            if let Some(n) = level(&variant) {
+                out.extend((5..n).rev().map(|m| pair("arm", format!("v{m}"))));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 fn normalize_os(os: &str) -> String {
     let os = os.to_ascii_lowercase();
     if os == "macos" {
@@ -329,6 +392,27 @@ mod tests {
         assert_eq!(p.extra["features"][0], "sse4");
         assert_eq!(serde_json::to_string(&p).unwrap(), json);
         assert!(Platform::parse("linux/arm64").unwrap().matches(&p));
+    }
+
+    #[test]
+    fn compatibility_orders_fallbacks() {
+        let p = |s| Platform::parse(s).unwrap();
+        let host = p("linux/amd64/v3");
+        assert_eq!(host.compatibility(&p("linux/amd64/v3")), Some(0));
+        assert_eq!(host.compatibility(&p("linux/amd64/v2")), Some(1));
+        assert_eq!(host.compatibility(&p("linux/amd64")), Some(2));
+        assert_eq!(host.compatibility(&p("linux/386")), Some(3));
+        assert_eq!(host.compatibility(&p("linux/amd64/v4")), None);
+        assert_eq!(host.compatibility(&p("windows/amd64")), None);
+        assert_eq!(p("linux/amd64").compatibility(&p("linux/amd64/v2")), None);
+        let arm64 = p("linux/aarch64");
+        assert_eq!(arm64.compatibility(&p("linux/arm64/v8")), Some(0));
+        assert!(arm64.compatibility(&p("linux/arm/v7")) < arm64.compatibility(&p("linux/arm/v6")));
+        assert_eq!(arm64.compatibility(&p("linux/amd64")), None);
+        let armv7 = p("linux/armhf");
+        assert_eq!(armv7.compatibility(&p("linux/arm/v6")), Some(1));
+        assert_eq!(armv7.compatibility(&p("linux/arm64")), None);
+        assert_eq!(armv7.compatibility(&p("linux/arm/v8")), None);
     }
 
     #[test]

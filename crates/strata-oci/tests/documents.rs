@@ -136,6 +136,22 @@ fn index_selects_by_platform() {
     let want = Platform::parse("linux/aarch64").unwrap();
     let hits: Vec<_> = idx.manifests_for(&want).collect();
     assert_eq!(hits, vec![&arm]);
+    assert_eq!(idx.best_for(&want), Some(&arm));
+    assert_eq!(
+        idx.best_for(&Platform::parse("linux/amd64/v2").unwrap()),
+        Some(&amd)
+    );
+    assert_eq!(idx.best_for(&Platform::parse("linux/s390x").unwrap()), None);
+    let v7 = Descriptor::of_bytes(mt::OCI_MANIFEST, b"d")
+        .with_platform(Platform::parse("linux/arm/v7").unwrap());
+    let v6 = Descriptor::of_bytes(mt::OCI_MANIFEST, b"e")
+        .with_platform(Platform::parse("linux/arm/v6").unwrap());
+    let arm_only = ImageIndex::oci(vec![v6.clone(), v7.clone()]);
+    assert_eq!(
+        arm_only.best_for(&want),
+        Some(&v7),
+        "arm64 prefers arm/v7 over arm/v6"
+    );
     let raw = RawManifest::from_index(&idx).unwrap();
     assert_eq!(raw.as_index().unwrap(), &idx);
 }
