@@ -629,3 +629,48 @@ fn recover_stale_removes_dead_owners_bundles_only() {
     std::fs::remove_dir(&mine).unwrap();
     sb.assert_clean();
 }
+
+#[test]
+fn single_file_binds_and_readonly_cache() {
+    if !prerequisites() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let file = sb.dir.path().join("app.conf");
+    std::fs::write(&file, "v1\n").unwrap();
+    let cache = sb.dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut spec = sb.spec(
+        "s",
+        ProcessArgs::shell(
+            "echo v2 > /etc/app.conf && cat /etc/app.conf && ! touch /cache/x 2>/dev/null && echo ro",
+        ),
+    );
+    spec.mounts = vec![
+        Mount {
+            target: "/etc/app.conf".into(),
+            kind: MountKind::Bind {
+                source: file.clone(),
+                readonly: false,
+            },
+        },
+        Mount {
+            target: "/cache".into(),
+            kind: MountKind::Cache {
+                source: cache.clone(),
+                readonly: true,
+            },
+        },
+    ];
+    let out = sb.run(&spec).unwrap();
+    assert_eq!(out.status.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "v2\nro\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "v1\n");
+    assert!(entries(&cache).is_empty());
+    assert!(
+        entries(&spec.rootfs.upper).is_empty(),
+        "{:?}",
+        entries(&spec.rootfs.upper)
+    );
+    sb.assert_clean();
+}
