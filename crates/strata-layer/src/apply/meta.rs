@@ -111,6 +111,21 @@ fn xattr_err(raw: &[u8], name: &str, e: rustix::io::Errno) -> Error {
     }
 }
 
+fn set_err(raw: &[u8], what: &str, e: rustix::io::Errno) -> Error {
+    if e == rustix::io::Errno::PERM {
+        Error::NotPermitted {
+            entry: crate::error::display_name(raw),
+            message: format!("cannot set {what}: {e}"),
+        }
+    } else {
+        let source = std::io::Error::from_raw_os_error(e.raw_os_error());
+        Error::io(
+            crate::error::display_name(raw),
+            std::io::Error::new(source.kind(), format!("cannot set {what}: {source}")),
+        )
+    }
+}
+
 /// chown + chmod + utimes on `name` in `dir` without following symlinks (chmod is skipped
 /// for symlinks, whose mode Linux ignores).
 pub(crate) fn set_at(
@@ -121,8 +136,7 @@ pub(crate) fn set_at(
     chown: bool,
     symlink: bool,
 ) -> Result<()> {
-    let fail =
-        |what: &str, e: rustix::io::Errno| Error::invalid(raw, format!("cannot set {what}: {e}"));
+    let fail = |what: &str, e: rustix::io::Errno| set_err(raw, what, e);
     if chown {
         let (u, g) = ids(m, raw)?;
         rustix::fs::chownat(&dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
@@ -138,8 +152,7 @@ pub(crate) fn set_at(
 
 /// chown + chmod + utimes on an open file or directory.
 pub(crate) fn set_fd(fd: impl AsFd, m: &Meta, raw: &[u8], chown: bool) -> Result<()> {
-    let fail =
-        |what: &str, e: rustix::io::Errno| Error::invalid(raw, format!("cannot set {what}: {e}"));
+    let fail = |what: &str, e: rustix::io::Errno| set_err(raw, what, e);
     if chown {
         let (u, g) = ids(m, raw)?;
         rustix::fs::fchown(&fd, Some(u), Some(g)).map_err(|e| fail("owner", e))?;

@@ -136,13 +136,15 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
         dirs: Vec::new(),
         counts: Counts::default(),
     };
-    let mut tar = TarReader::new(layer);
+    // Header blocks are read 512 bytes at a time; buffering above the digesting reader keeps
+    // those reads cheap without changing what is digested.
+    let mut tar = TarReader::new(io::BufReader::with_capacity(256 * 1024, layer));
     while let Some(header) = tar.next_header()? {
         a.entry(header, &mut tar)?;
     }
     a.finish_dirs()?;
     let counts = a.counts;
-    let (diff_id, tar_size) = tar.into_inner().finish()?;
+    let (diff_id, tar_size) = tar.into_inner().into_inner().finish()?;
     if let Some(want) = &options.expected_diff_id {
         if *want != diff_id {
             return Err(Error::DiffIdMismatch {
@@ -165,6 +167,23 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
         diff_id,
         tar_size,
     })
+}
+
+/// `io::copy` with a buffer sized for layer contents rather than its 8 KiB default.
+fn copy_data(from: &mut impl Read, to: &mut File) -> io::Result<u64> {
+    use std::io::Write;
+    let mut buf = vec![0u8; 128 * 1024];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 #[derive(Default)]
@@ -250,7 +269,7 @@ impl Applier<'_> {
                 let fd = rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600))
                     .map_err(|e| self.fs_err(&comps, e))?;
                 let mut file = File::from(fd);
-                let n = io::copy(&mut tar.data(), &mut file).map_err(|e| {
+                let n = copy_data(&mut tar.data(), &mut file).map_err(|e| {
                     if e.kind() == io::ErrorKind::UnexpectedEof {
                         Error::invalid(&raw, "archive truncated in the entry's data")
                     } else {
