@@ -1,0 +1,86 @@
+//! Shared by `save`, `load` and `import`: opening the store, recording loaded images.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use strata_archive::store::StoreSink;
+use strata_archive::LoadReport;
+use strata_store::{Lease, Store, TagRef};
+
+use crate::Global;
+
+/// How long a load's lease protects its blobs if the process dies before releasing it;
+/// after that, garbage collection sweeps whatever an interrupted load left.
+pub const LOAD_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Open the store at `--root` (or the default root).
+pub fn open_store(global: &Global) -> Result<Store> {
+    let root = global
+        .root
+        .clone()
+        .unwrap_or_else(strata_store::default_root);
+    Store::open(&root).with_context(|| format!("opening store at {}", root.display()))
+}
+
+/// A lease plus the sink that commits blobs under it.
+pub fn lease(store: &Store) -> Result<Lease> {
+    store
+        .lease(Some(LOAD_LEASE_TTL))
+        .context("creating a lease for the load")
+}
+
+pub fn sink<'a>(store: &'a Store, lease: &'a Lease) -> StoreSink<'a> {
+    StoreSink::new(store, lease)
+}
+
+/// One image as recorded after a load: its ID and the tags now pointing at it.
+pub struct Recorded {
+    pub id: strata_oci::Digest,
+    pub tags: Vec<TagRef>,
+}
+
+/// Record the images of a successful load: first every image record, then every tag,
+/// so no tag ever points at an image whose record is missing. Indexes cannot be recorded
+/// as images yet; they are reported on stderr (never silently dropped) and their blobs
+/// stay until garbage collection.
+pub fn record(store: &Store, report: &LoadReport, warn: &mut dyn Write) -> Result<Vec<Recorded>> {
+    for note in &report.skipped {
+        writeln!(warn, "warning: {note}; not loaded")?;
+    }
+    let mut added = Vec::new();
+    for image in &report.images {
+        let media = &image.manifest.media_type;
+        if !media.is_manifest() {
+            writeln!(
+                warn,
+                "warning: {} is a {media} (multi-platform index); only single-platform images can be loaded",
+                image.manifest.digest
+            )?;
+            continue;
+        }
+        let bytes = store
+            .read_blob_verified(&image.manifest.digest)
+            .with_context(|| format!("reading loaded manifest {}", image.manifest.digest))?;
+        let rec = store
+            .add_image(&bytes, media)
+            .with_context(|| format!("recording image {}", image.manifest.digest))?;
+        added.push((rec, image));
+    }
+    let mut out = Vec::new();
+    for (rec, image) in added {
+        let mut tags = Vec::new();
+        for name in &image.names {
+            let tag = store
+                .tag(name, &rec.manifest_digest)
+                .with_context(|| format!("tagging {name}"))?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        out.push(Recorded {
+            id: rec.config_digest.clone(),
+            tags,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,133 @@
+//! `strata save`: images from the store to an archive.
+//!
+//! The default output is one tar that is both a docker-archive and an OCI image layout, as
+//! Docker 25+ writes it (`docker load`, `skopeo` with `docker-archive:` or `oci-archive:`
+//! all read it). `--format oci-dir -o DIR` writes an OCI image layout directory instead.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use strata_archive::{SaveImage, SaveName};
+use strata_store::{Store, TagRef};
+
+use super::archive_common::open_store;
+use crate::Global;
+
+/// Save one or more images to a tar archive (streamed to STDOUT by default)
+///
+/// Formats: `docker-archive` (default) is a tar that is both a docker-archive and an OCI
+/// image layout, like Docker 25+; `oci-dir` writes an OCI image layout directory and
+/// needs -o DIR. Load either back with `strata load -i`.
+#[derive(clap::Args, Debug)]
+pub struct SaveArgs {
+    /// Write to a file (a directory with --format oci-dir) instead of STDOUT
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = SaveFormat::DockerArchive)]
+    pub format: SaveFormat,
+    /// Images to save: name[:tag], image ID or ID prefix
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveFormat {
+    /// A tar that is a docker-archive and an OCI image layout at once
+    DockerArchive,
+    /// An OCI image layout directory (requires -o DIR)
+    OciDir,
+}
+
+/// Resolve the user's image arguments into images with the names to write. An image named
+/// by tag is saved under that tag; one named by ID is saved untagged, as docker does.
+pub fn plan(store: &Store, specs: &[String]) -> Result<Vec<SaveImage>> {
+    let mut out: Vec<SaveImage> = Vec::new();
+    for spec in specs {
+        let image = store
+            .resolve(spec)
+            .with_context(|| format!("no such image: {spec}"))?;
+        let named = TagRef::parse(spec)
+            .ok()
+            .filter(|t| image.tags.contains(t))
+            .map(|t| SaveName {
+                full: t.key(),
+                familiar_repo: t.familiar_repository().to_owned(),
+                tag: t.tag.clone(),
+            });
+        let digest = &image.record.manifest_digest;
+        let idx = match out.iter().position(|s| &s.manifest.digest == digest) {
+            Some(i) => i,
+            None => {
+                let desc = strata_oci::Descriptor::new(
+                    image.record.media_type.clone(),
+                    digest.clone(),
+                    image.record.manifest_size,
+                );
+                out.push(SaveImage {
+                    manifest: desc,
+                    names: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        if let Some(name) = named {
+            if !out[idx].names.contains(&name) {
+                out[idx].names.push(name);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(args: SaveArgs, global: &Global) -> Result<ExitCode> {
+    let store = open_store(global)?;
+    let images = plan(&store, &args.images)?;
+    match (args.format, &args.output) {
+        (SaveFormat::OciDir, None) => bail!("--format oci-dir needs -o DIR"),
+        (SaveFormat::OciDir, Some(dir)) => {
+            strata_archive::save_layout_dir(&images, &store, dir)
+                .with_context(|| format!("saving to {}", dir.display()))?;
+        }
+        (SaveFormat::DockerArchive, Some(file)) => save_to_file(&images, &store, file)?,
+        (SaveFormat::DockerArchive, None) => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            let mut out =
+                strata_archive::save_archive(&images, &store, out).context("saving to stdout")?;
+            out.flush().context("writing to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write next to `file` under a temporary name and rename: a failed save never leaves a
+/// truncated archive under the requested name.
+fn save_to_file(images: &[SaveImage], store: &Store, file: &Path) -> Result<()> {
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".strata-save-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let out = strata_archive::save_archive(images, store, out)
+        .with_context(|| format!("saving to {}", file.display()))?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("writing {}", file.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("syncing {}", file.display()))?;
+    tmp.persist(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
