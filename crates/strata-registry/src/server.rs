@@ -250,8 +250,14 @@ pub async fn shutdown_signal() {
 pub fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Runs a server from a config until SIGTERM or ctrl-c, then drains in-flight requests
@@ -274,7 +280,10 @@ pub async fn run(cfg: Config) -> Result<()> {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => Err(Error::storage(format!("server task failed: {e}"))),
         Err(_) => {
-            tracing::warn!(?timeout, "in-flight requests did not finish in time; exiting");
+            tracing::warn!(
+                ?timeout,
+                "in-flight requests did not finish in time; exiting"
+            );
             Ok(())
         }
     }

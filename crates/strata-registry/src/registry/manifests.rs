@@ -176,6 +176,21 @@ impl Registry {
             Reference::Digest(_) => None,
         };
         self.ensure_catalog(repo).await?;
+        // A concurrent GC may have swept a blob between our check and the revision write
+        // (it only sweeps blobs idle for its whole grace period, so this is rare). Look
+        // again now that the revision is visible: refuse the push rather than lose data.
+        for b in info.blobs.iter().chain(info.manifests.iter()) {
+            if s.stat(&keys::blob(b)).await?.is_none() {
+                s.delete(&keys::revision(repo, &digest)).await?;
+                if let Reference::Tag(t) = reference {
+                    s.delete(&keys::tag(repo, t)).await?;
+                }
+                return Err(Error::new(
+                    ErrorKind::ManifestBlobUnknown,
+                    format!("blob {b} was garbage-collected while the manifest was pushed; push it again"),
+                ));
+            }
+        }
         drop(_guard);
         self.notify(Event::new(
             Action::Push,

@@ -168,6 +168,23 @@ impl TestServer {
         }
     }
 
+    /// A handle for URL building only (no server ownership), e.g. inside spawned tasks.
+    pub fn attach(base: &str) -> TestServer {
+        let cfg = Config::default();
+        let storage: Arc<dyn Storage> =
+            Arc::new(FsStorage::open(std::env::temp_dir().join("strata-attach")).unwrap());
+        let state = strata_registry::server::build_state(&cfg, storage).unwrap();
+        let addr = base.trim_start_matches("http://").parse().unwrap();
+        TestServer {
+            addr,
+            base: base.to_string(),
+            state,
+            cfg,
+            stop: None,
+            task: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -185,6 +202,22 @@ impl TestServer {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A client sending HTTP Basic credentials on every request.
+pub fn client_with_basic(user: &str, password: &str) -> reqwest::Client {
+    use base64::Engine;
+    let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Basic {v}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(h)
         .build()
         .unwrap()
 }
