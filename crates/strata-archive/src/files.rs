@@ -310,9 +310,12 @@ impl Files for DirFiles {
             return Ok(None);
         };
         let named_digest = blob_digest_of_path(&key);
+        let len = std::fs::metadata(&file)
+            .map_err(|e| Error::io("reading", Some(&file), e))?
+            .len();
         let expected = match (expected, named_digest.as_ref()) {
             (Some(e), _) => Some(e),
-            (None, Some(d)) => Some((d, None)),
+            (None, Some(d)) => Some((d, Some(len))),
             (None, None) => None,
         };
         if let (Some((want, _)), Some(named)) = (expected, named_digest.as_ref()) {

@@ -19,6 +19,7 @@ pub mod load;
 pub mod model;
 pub mod save;
 pub mod sink;
+pub mod store;
 
 pub use error::{Error, ErrorKind, Result};
 pub use load::{load_dir, load_path, load_reader, Format, LoadReport, LoadedImage};
