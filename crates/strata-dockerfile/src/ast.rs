@@ -52,7 +52,7 @@ pub struct Instruction {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "instruction", rename_all = "lowercase")]
+#[serde(tag = "instruction", content = "args", rename_all = "lowercase")]
 pub enum InstructionKind {
     From(From),
     Run(Run),
@@ -171,7 +171,11 @@ pub struct ArgDecl {
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Path(String),
-    Heredoc { name: String, content: String, expand: bool },
+    Heredoc {
+        name: String,
+        content: String,
+        expand: bool,
+    },
 }
 
 /// `--chmod`: octal bits or a symbolic mode (`u+x,go-w`).

@@ -71,10 +71,14 @@ impl ParseError {
         }
         if self.source_line.is_none() {
             if let Some(span) = self.span {
-                self.source_line = text
-                    .split('\n')
-                    .nth(span.start.line.saturating_sub(1))
-                    .map(|l| l.trim_end_matches('\r').trim_start_matches('\u{feff}').to_string());
+                self.source_line =
+                    text.split('\n')
+                        .nth(span.start.line.saturating_sub(1))
+                        .map(|l| {
+                            l.trim_end_matches('\r')
+                                .trim_start_matches('\u{feff}')
+                                .to_string()
+                        });
             }
         }
         self
@@ -89,12 +93,19 @@ impl ParseError {
     /// column, and the hint on its own line.
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.message);
-        let file = if self.file.is_empty() { "Dockerfile" } else { &self.file };
+        let file = if self.file.is_empty() {
+            "Dockerfile"
+        } else {
+            &self.file
+        };
         match self.span {
             Some(span) => {
                 let line_no = span.start.line.to_string();
                 let pad = " ".repeat(line_no.len());
-                out.push_str(&format!(" {pad}--> {file}:{}:{}\n", span.start.line, span.start.column));
+                out.push_str(&format!(
+                    " {pad}--> {file}:{}:{}\n",
+                    span.start.line, span.start.column
+                ));
                 if let Some(src) = &self.source_line {
                     // Tabs are kept so the caret lines up under the same characters.
                     let prefix: String = src
@@ -118,9 +129,17 @@ impl ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = if self.file.is_empty() { "Dockerfile" } else { &self.file };
+        let file = if self.file.is_empty() {
+            "Dockerfile"
+        } else {
+            &self.file
+        };
         match self.span {
-            Some(s) => write!(f, "{file}:{}:{}: {}", s.start.line, s.start.column, self.message),
+            Some(s) => write!(
+                f,
+                "{file}:{}:{}: {}",
+                s.start.line, s.start.column, self.message
+            ),
             None => write!(f, "{file}: {}", self.message),
         }
     }

@@ -25,6 +25,6 @@ pub mod syntax;
 
 pub use ast::*;
 pub use error::{ErrorKind, ParseError};
-pub use instructions::parse;
 pub use instructions::mount::MountSpec;
+pub use instructions::parse;
 pub use span::{Position, Span};

@@ -20,8 +20,14 @@ pub struct Span {
 impl Span {
     pub fn new(start_line: usize, start_column: usize, end_line: usize, end_column: usize) -> Self {
         Span {
-            start: Position { line: start_line, column: start_column },
-            end: Position { line: end_line, column: end_column },
+            start: Position {
+                line: start_line,
+                column: start_column,
+            },
+            end: Position {
+                line: end_line,
+                column: end_column,
+            },
         }
     }
 

@@ -66,14 +66,18 @@ pub struct StageGraph {
 }
 
 fn stage_err(message: String, span: Span, hint: &str) -> ParseError {
-    ParseError::new(ErrorKind::Stage, message).at(span).with_hint(hint)
+    ParseError::new(ErrorKind::Stage, message)
+        .at(span)
+        .with_hint(hint)
 }
 
 /// Checks stage names: no duplicates (case-insensitive), no reserved names.
 pub fn check_stage_names(df: &Dockerfile) -> Result<(), ParseError> {
     let mut seen: Vec<&str> = Vec::new();
     for s in &df.stages {
-        let Some(name) = s.name.as_deref() else { continue };
+        let Some(name) = s.name.as_deref() else {
+            continue;
+        };
         if RESERVED_STAGE_NAMES.contains(&name) {
             return Err(stage_err(
                 format!("{name:?} is a reserved stage name"),
@@ -83,8 +87,12 @@ pub fn check_stage_names(df: &Dockerfile) -> Result<(), ParseError> {
             .with_source(&df.file, &df.source));
         }
         if seen.contains(&name) {
-            return Err(stage_err(format!("duplicate stage name {name:?}"), s.span, "stage names must be unique")
-                .with_source(&df.file, &df.source));
+            return Err(stage_err(
+                format!("duplicate stage name {name:?}"),
+                s.span,
+                "stage names must be unique",
+            )
+            .with_source(&df.file, &df.source));
         }
         seen.push(name);
     }
@@ -98,7 +106,11 @@ impl StageGraph {
         check_stage_names(df)?;
         let lookup = |current: usize, value: &str, span: Span| -> Result<Reference, ParseError> {
             let lower = value.to_ascii_lowercase();
-            if let Some(i) = resolved.stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())) {
+            if let Some(i) = resolved
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(lower.as_str()))
+            {
                 return Ok(Reference::Stage(i));
             }
             if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -118,8 +130,16 @@ impl StageGraph {
             let span = df.stages[rs.index].span;
             let mut edges = Vec::new();
             match &rs.base {
-                Base::Stage(i) => edges.push(Edge { kind: EdgeKind::From, to: Reference::Stage(*i), span }),
-                Base::Image(r) => edges.push(Edge { kind: EdgeKind::From, to: Reference::Image(r.clone()), span }),
+                Base::Stage(i) => edges.push(Edge {
+                    kind: EdgeKind::From,
+                    to: Reference::Stage(*i),
+                    span,
+                }),
+                Base::Image(r) => edges.push(Edge {
+                    kind: EdgeKind::From,
+                    to: Reference::Image(r.clone()),
+                    span,
+                }),
                 Base::Scratch => {}
             }
             for step in &rs.steps {
@@ -127,13 +147,21 @@ impl StageGraph {
                 match &step.instruction.kind {
                     InstructionKind::Copy(c) => {
                         if let Some(from) = &c.from {
-                            edges.push(Edge { kind: EdgeKind::CopyFrom, to: lookup(rs.index, from, span)?, span });
+                            edges.push(Edge {
+                                kind: EdgeKind::CopyFrom,
+                                to: lookup(rs.index, from, span)?,
+                                span,
+                            });
                         }
                     }
                     InstructionKind::Run(r) => {
                         for m in &r.mounts {
                             if let Some(from) = m.from() {
-                                edges.push(Edge { kind: EdgeKind::MountFrom, to: lookup(rs.index, from, span)?, span });
+                                edges.push(Edge {
+                                    kind: EdgeKind::MountFrom,
+                                    to: lookup(rs.index, from, span)?,
+                                    span,
+                                });
                             }
                         }
                     }
@@ -143,17 +171,27 @@ impl StageGraph {
             for e in &edges {
                 if e.to == Reference::Stage(rs.index) {
                     return Err(stage_err(
-                        format!("circular dependency detected on stage: {}", display_name(rs.index, &rs.name)),
+                        format!(
+                            "circular dependency detected on stage: {}",
+                            display_name(rs.index, &rs.name)
+                        ),
                         e.span,
                         "a stage cannot copy or mount from itself",
                     )
                     .with_source(&df.file, &df.source));
                 }
             }
-            stages.push(GraphStage { index: rs.index, name: rs.name.clone(), base: rs.base.clone(), edges });
+            stages.push(GraphStage {
+                index: rs.index,
+                name: rs.name.clone(),
+                base: rs.base.clone(),
+                edges,
+            });
         }
         let graph = StageGraph { stages };
-        graph.check_cycles().map_err(|e| e.with_source(&df.file, &df.source))?;
+        graph
+            .check_cycles()
+            .map_err(|e| e.with_source(&df.file, &df.source))?;
         Ok(graph)
     }
 
@@ -165,16 +203,25 @@ impl StageGraph {
             if colour[root] != 0 {
                 continue;
             }
-            let mut stack: Vec<(usize, Vec<usize>)> = vec![(root, self.stages[root].stage_deps().into_iter().collect())];
+            let mut stack: Vec<(usize, Vec<usize>)> =
+                vec![(root, self.stages[root].stage_deps().into_iter().collect())];
             colour[root] = 1;
             while let Some((node, pending)) = stack.last_mut() {
                 let node = *node;
                 match pending.pop() {
                     Some(dep) if colour[dep] == 1 => {
                         let s = &self.stages[node];
-                        let span = s.edges.iter().find(|e| e.to == Reference::Stage(dep)).map(|e| e.span).unwrap_or_default();
+                        let span = s
+                            .edges
+                            .iter()
+                            .find(|e| e.to == Reference::Stage(dep))
+                            .map(|e| e.span)
+                            .unwrap_or_default();
                         return Err(stage_err(
-                            format!("circular dependency detected on stage: {}", display_name(dep, &self.stages[dep].name)),
+                            format!(
+                                "circular dependency detected on stage: {}",
+                                display_name(dep, &self.stages[dep].name)
+                            ),
                             span,
                             "stages that copy from each other can never be built",
                         ));
@@ -196,14 +243,24 @@ impl StageGraph {
 
     /// The stage `--target` names (case-insensitive name or index); the last stage if `None`.
     pub fn target(&self, target: Option<&str>) -> Result<usize, ParseError> {
-        let Some(t) = target else { return Ok(self.stages.len() - 1) };
+        let Some(t) = target else {
+            return Ok(self.stages.len() - 1);
+        };
         let lower = t.to_ascii_lowercase();
         self.stages
             .iter()
             .position(|s| s.name.as_deref() == Some(lower.as_str()))
             .ok_or_else(|| {
-                let names: Vec<&str> = self.stages.iter().filter_map(|s| s.name.as_deref()).collect();
-                ParseError::new(ErrorKind::Stage, format!("target stage {t:?} could not be found")).with_hint(if names.is_empty() {
+                let names: Vec<&str> = self
+                    .stages
+                    .iter()
+                    .filter_map(|s| s.name.as_deref())
+                    .collect();
+                ParseError::new(
+                    ErrorKind::Stage,
+                    format!("target stage {t:?} could not be found"),
+                )
+                .with_hint(if names.is_empty() {
                     "no stage is named; name one with FROM <image> AS <name>".to_string()
                 } else {
                     format!("stages are: {}", names.join(", "))
@@ -233,7 +290,12 @@ impl StageGraph {
         for _ in 0..self.stages.len() {
             let mut changed = false;
             for &i in &required {
-                let l = self.stages[i].stage_deps().iter().map(|d| level[*d] + 1).max().unwrap_or(0);
+                let l = self.stages[i]
+                    .stage_deps()
+                    .iter()
+                    .map(|d| level[*d] + 1)
+                    .max()
+                    .unwrap_or(0);
                 if l != level[i] {
                     level[i] = l;
                     changed = true;

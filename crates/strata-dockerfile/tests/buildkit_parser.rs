@@ -31,13 +31,20 @@ fn golden_dumps_match() {
             Ok(tree) => {
                 let got = dump(&tree);
                 if got != expected {
-                    failures.push(format!("{}:\n--- expected\n{expected}--- got\n{got}", dir.display()));
+                    failures.push(format!(
+                        "{}:\n--- expected\n{expected}--- got\n{got}",
+                        dir.display()
+                    ));
                 }
             }
             Err(e) => failures.push(format!("{}: {e}", dir.display())),
         }
     }
-    println!("buildkit-parser golden: {}/{} passed", dirs.len() - failures.len(), dirs.len());
+    println!(
+        "buildkit-parser golden: {}/{} passed",
+        dirs.len() - failures.len(),
+        dirs.len()
+    );
     assert_eq!(dirs.len(), 33, "expected 33 golden cases");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -8,7 +8,9 @@ use strata_dockerfile::syntax::parse_syntax;
 use strata_dockerfile::{parse, CommandLine, Healthcheck, InstructionKind, Source};
 
 fn extra(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer-cases/buildkit-parser-extra").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/peer-cases/buildkit-parser-extra")
+        .join(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -16,15 +18,22 @@ fn extra(name: &str) -> String {
 fn line_numbers() {
     let tree = parse_syntax(&extra("testfile-line.Dockerfile")).unwrap();
     assert_eq!((tree.span.start.line, tree.span.end.line), (5, 31));
-    let lines: Vec<(usize, usize)> = tree.children.iter().map(|c| (c.span.start.line, c.span.end.line)).collect();
+    let lines: Vec<(usize, usize)> = tree
+        .children
+        .iter()
+        .map(|c| (c.span.start.line, c.span.end.line))
+        .collect();
     assert_eq!(lines, [(5, 5), (11, 12), (17, 31)]);
 }
 
 #[test]
 fn heredoc_extraction() {
     let tree = parse_syntax(&extra("heredoc-extract.Dockerfile")).unwrap();
-    let expected: serde_json::Value = serde_json::from_str(&extra("heredoc-extract.expected.json")).unwrap();
-    let cases = expected["expected_per_instruction_after_FROM"].as_array().unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&extra("heredoc-extract.expected.json")).unwrap();
+    let cases = expected["expected_per_instruction_after_FROM"]
+        .as_array()
+        .unwrap();
     assert_eq!(tree.children.len(), cases.len() + 1);
     let mut passed = 0;
     for (i, case) in cases.iter().enumerate() {
@@ -48,7 +57,15 @@ fn heredoc_extraction() {
         let got: Vec<(String, String, bool, bool, u64)> = node
             .heredocs
             .iter()
-            .map(|h| (h.name.clone(), h.content.clone(), h.expand, h.chomp, u64::from(h.file_descriptor)))
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    h.content.clone(),
+                    h.expand,
+                    h.chomp,
+                    u64::from(h.file_descriptor),
+                )
+            })
             .collect();
         assert_eq!(got, want, "case {i}: {}", case["comment"]);
         passed += 1;
@@ -58,7 +75,11 @@ fn heredoc_extraction() {
 
 #[test]
 fn json_heredocs_are_not_heredocs() {
-    for text in ["FROM a\nRUN [\"whoami\"]\n", "FROM a\nRUN [\"<<EOF\"]\n", "FROM a\nRUN [\"<<'EOF'\"]\n"] {
+    for text in [
+        "FROM a\nRUN [\"whoami\"]\n",
+        "FROM a\nRUN [\"<<EOF\"]\n",
+        "FROM a\nRUN [\"<<'EOF'\"]\n",
+    ] {
         let tree = parse_syntax(text).unwrap();
         assert!(tree.children[1].heredocs.is_empty(), "{text}");
     }
@@ -71,7 +92,10 @@ fn empty_continuation_warnings() {
     let msgs: Vec<&str> = tree.warnings.iter().map(|w| w.message.as_str()).collect();
     assert_eq!(
         msgs,
-        ["Empty continuation line found in: RUN something     following     more", "Empty continuation line found in: RUN another     thing"]
+        [
+            "Empty continuation line found in: RUN something     following     more",
+            "Empty continuation line found in: RUN another     thing"
+        ]
     );
     assert_eq!(tree.children.len(), 6);
 }
@@ -80,7 +104,10 @@ fn empty_continuation_warnings() {
 fn overlong_line_is_refused() {
     let text = format!("FROM a\nLABEL test={}\n", "a".repeat(65536));
     let e = parse_syntax(&text).unwrap_err();
-    assert_eq!(e.message, "dockerfile line greater than max allowed size of 65535");
+    assert_eq!(
+        e.message,
+        "dockerfile line greater than max allowed size of 65535"
+    );
     assert_eq!(e.position().unwrap().line, 2);
 }
 
@@ -91,7 +118,8 @@ fn directives() {
     assert_eq!(tree.directive("escape"), Some("\\"));
     let tree = parse_syntax("# EScape=`\nFROM a\n").unwrap();
     assert_eq!(tree.escape, '`');
-    let tree = parse_syntax("# syntax = docker/dockerfile:1\n# check = skip=all\nFROM a\n").unwrap();
+    let tree =
+        parse_syntax("# syntax = docker/dockerfile:1\n# check = skip=all\nFROM a\n").unwrap();
     assert_eq!(tree.directive("syntax"), Some("docker/dockerfile:1"));
     assert_eq!(tree.directive("check"), Some("skip=all"));
     // Shebang on line 1 is skipped; a blank line ends the directive block.
@@ -151,43 +179,93 @@ fn instruction_errors_match_buildkit() {
     let mut passed = 0;
     for (text, want) in cases {
         let got = err_of(text);
-        assert!(got.starts_with(want), "{text:?}: got {got:?}, want {want:?}");
+        assert!(
+            got.starts_with(want),
+            "{text:?}: got {got:?}, want {want:?}"
+        );
         passed += 1;
     }
     let copy_tabs = err_of("FROM a\nCOPY\t\n\t\tquux \\\n      bar");
-    assert!(copy_tabs.starts_with("COPY requires at least two arguments"), "{copy_tabs}");
-    println!("instruction error table: {}/{} passed", passed + 1, cases.len() + 1);
+    assert!(
+        copy_tabs.starts_with("COPY requires at least two arguments"),
+        "{copy_tabs}"
+    );
+    println!(
+        "instruction error table: {}/{} passed",
+        passed + 1,
+        cases.len() + 1
+    );
 }
 
 #[test]
 fn instruction_values() {
     let df = parse("FROM a\nHEALTHCHECK CMD hello world\nHEALTHCHECK --interval=0ms --timeout=1ms CMD [\"x\"]\n", "Dockerfile").unwrap();
     let ins = &df.stages[0].instructions;
-    let InstructionKind::Healthcheck(Healthcheck::Cmd(h)) = &ins[0].kind else { panic!() };
+    let InstructionKind::Healthcheck(Healthcheck::Cmd(h)) = &ins[0].kind else {
+        panic!()
+    };
     assert_eq!(h.test, ["CMD-SHELL", "hello world"]);
-    let InstructionKind::Healthcheck(Healthcheck::Cmd(h)) = &ins[1].kind else { panic!() };
-    assert_eq!((h.interval, h.timeout, h.test.clone()), (Some(0), Some(1_000_000), vec!["CMD".to_string(), "x".to_string()]));
+    let InstructionKind::Healthcheck(Healthcheck::Cmd(h)) = &ins[1].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (h.interval, h.timeout, h.test.clone()),
+        (
+            Some(0),
+            Some(1_000_000),
+            vec!["CMD".to_string(), "x".to_string()]
+        )
+    );
 
     let df = parse("FROM a\nCOPY <<EOF foo.txt /bar\n\tTESTING\nEOF\nCOPY <<-EOF /x\n\tTESTING\nEOF\nCOPY <<'EOF' /y\n$X\nEOF\n", "Dockerfile").unwrap();
     let ins = &df.stages[0].instructions;
-    let InstructionKind::Copy(c) = &ins[0].kind else { panic!() };
+    let InstructionKind::Copy(c) = &ins[0].kind else {
+        panic!()
+    };
     assert_eq!(
         c.sources,
-        [Source::Heredoc { name: "EOF".into(), content: "\tTESTING\n".into(), expand: true }, Source::Path("foo.txt".into())]
+        [
+            Source::Heredoc {
+                name: "EOF".into(),
+                content: "\tTESTING\n".into(),
+                expand: true
+            },
+            Source::Path("foo.txt".into())
+        ]
     );
-    let InstructionKind::Copy(c) = &ins[1].kind else { panic!() };
-    assert_eq!(c.sources, [Source::Heredoc { name: "EOF".into(), content: "TESTING\n".into(), expand: true }]);
-    let InstructionKind::Copy(c) = &ins[2].kind else { panic!() };
-    assert!(matches!(&c.sources[0], Source::Heredoc { expand: false, .. }));
+    let InstructionKind::Copy(c) = &ins[1].kind else {
+        panic!()
+    };
+    assert_eq!(
+        c.sources,
+        [Source::Heredoc {
+            name: "EOF".into(),
+            content: "TESTING\n".into(),
+            expand: true
+        }]
+    );
+    let InstructionKind::Copy(c) = &ins[2].kind else {
+        panic!()
+    };
+    assert!(matches!(
+        &c.sources[0],
+        Source::Heredoc { expand: false, .. }
+    ));
 
     let df = parse("# foo sets foo\nARG foo=bar\n# base defines first stage\nFROM busybox AS base\n# bar defines bar\n# baz is something else\nARG bar baz=123\nRUN --mount=type=tmpfs,target=/foo/ echo hello\n", "Dockerfile").unwrap();
-    let InstructionKind::Arg(a) = &df.global_args[0].kind else { panic!() };
+    let InstructionKind::Arg(a) = &df.global_args[0].kind else {
+        panic!()
+    };
     assert_eq!(a[0].comment.as_deref(), Some("sets foo"));
     assert_eq!(df.stages[0].comment.as_deref(), Some("defines first stage"));
-    let InstructionKind::Arg(a) = &df.stages[0].instructions[0].kind else { panic!() };
+    let InstructionKind::Arg(a) = &df.stages[0].instructions[0].kind else {
+        panic!()
+    };
     assert_eq!(a[0].comment.as_deref(), Some("defines bar"));
     assert_eq!(a[1].comment.as_deref(), Some("is something else"));
-    let InstructionKind::Run(r) = &df.stages[0].instructions[1].kind else { panic!() };
+    let InstructionKind::Run(r) = &df.stages[0].instructions[1].kind else {
+        panic!()
+    };
     assert_eq!(r.mounts.len(), 1);
     assert_eq!(r.command, CommandLine::Shell("echo hello".into()));
 }

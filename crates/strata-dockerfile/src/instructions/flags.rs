@@ -72,7 +72,8 @@ impl Flags {
 }
 
 pub(crate) fn flag_error(message: String, flag: &str) -> ParseError {
-    ParseError::new(ErrorKind::InvalidFlag, message).with_hint(format!("check the spelling and value of --{flag}"))
+    ParseError::new(ErrorKind::InvalidFlag, message)
+        .with_hint(format!("check the spelling and value of --{flag}"))
 }
 
 /// Parses Go's `strconv.ParseBool` spellings.
@@ -103,7 +104,10 @@ pub(crate) fn parse_flags(keyword: &str, raw: &[String]) -> Result<Flags, ParseE
                 let names: Vec<String> = allowed.iter().map(|(n, _)| format!("--{n}")).collect();
                 format!("{} accepts {}", keyword.to_uppercase(), names.join(", "))
             };
-            return Err(ParseError::new(ErrorKind::InvalidFlag, format!("unknown flag: --{name}")).with_hint(hint));
+            return Err(
+                ParseError::new(ErrorKind::InvalidFlag, format!("unknown flag: --{name}"))
+                    .with_hint(hint),
+            );
         };
         flags.used.push(name.to_string());
         match kind {
@@ -111,26 +115,43 @@ pub(crate) fn parse_flags(keyword: &str, raw: &[String]) -> Result<Flags, ParseE
                 let b = match value {
                     None | Some("") => true,
                     Some(v) => parse_bool(&v.to_ascii_lowercase()).ok_or_else(|| {
-                        flag_error(format!("expecting boolean value for flag {name}, not: {v}"), name)
+                        flag_error(
+                            format!("expecting boolean value for flag {name}, not: {v}"),
+                            name,
+                        )
                     })?,
                 };
                 if flags.bools.insert(name.to_string(), b).is_some() {
-                    return Err(flag_error(format!("duplicate flag specified: {name}"), name));
+                    return Err(flag_error(
+                        format!("duplicate flag specified: {name}"),
+                        name,
+                    ));
                 }
             }
             FlagKind::Value => {
                 let Some(v) = value else {
                     return Err(flag_error(format!("missing a value on flag: {name}"), name));
                 };
-                if flags.values.insert(name.to_string(), v.to_string()).is_some() {
-                    return Err(flag_error(format!("duplicate flag specified: {name}"), name));
+                if flags
+                    .values
+                    .insert(name.to_string(), v.to_string())
+                    .is_some()
+                {
+                    return Err(flag_error(
+                        format!("duplicate flag specified: {name}"),
+                        name,
+                    ));
                 }
             }
             FlagKind::List => {
                 let Some(v) = value else {
                     return Err(flag_error(format!("missing a value on flag: {name}"), name));
                 };
-                flags.lists.entry(name.to_string()).or_default().push(v.to_string());
+                flags
+                    .lists
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(v.to_string());
             }
         }
     }
@@ -143,8 +164,11 @@ pub fn parse_chmod(v: &str) -> Result<Chmod, ParseError> {
         return Ok(Chmod::Unexpanded(v.to_string()));
     }
     let bad = || {
-        ParseError::new(ErrorKind::InvalidFlag, format!("invalid chmod parameter: {v:?}"))
-            .with_hint("use octal (0755) or symbolic (u+x,g-w) permissions")
+        ParseError::new(
+            ErrorKind::InvalidFlag,
+            format!("invalid chmod parameter: {v:?}"),
+        )
+        .with_hint("use octal (0755) or symbolic (u+x,g-w) permissions")
     };
     if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         let bits = u32::from_str_radix(v, 8).map_err(|_| bad())?;
@@ -168,7 +192,10 @@ pub fn parse_chmod(v: &str) -> Result<Chmod, ParseError> {
                 return Err(bad());
             }
             rest = &rest[1..];
-            let perm_len = rest.len() - rest.trim_start_matches(['r', 'w', 'x', 'X', 's', 't', 'u', 'g', 'o']).len();
+            let perm_len = rest.len()
+                - rest
+                    .trim_start_matches(['r', 'w', 'x', 'X', 's', 't', 'u', 'g', 'o'])
+                    .len();
             let perms = &rest[..perm_len];
             // A copy from another class (`g=u`) stands alone.
             if perms.len() > 1 && perms.contains(['u', 'g', 'o']) {
@@ -192,7 +219,10 @@ pub fn parse_duration(v: &str) -> Option<u64> {
     let mut total: f64 = 0.0;
     let mut rest = v;
     while !rest.is_empty() {
-        let num_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').len();
+        let num_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                .len();
         if num_len == 0 {
             return None;
         }
@@ -220,7 +250,10 @@ pub fn parse_duration(v: &str) -> Option<u64> {
 /// Parses a size like `64m`, `1g`, `512k`, `1024` (bytes; binary units as docker's RAMInBytes).
 pub fn parse_size(v: &str) -> Option<u64> {
     let lower = v.trim().to_ascii_lowercase();
-    let num_len = lower.len() - lower.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.').len();
+    let num_len = lower.len()
+        - lower
+            .trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+            .len();
     let num: f64 = lower[..num_len].parse().ok()?;
     let mult: u64 = match lower[num_len..].trim_end_matches(['b', 'i']) {
         "" => 1,
@@ -246,9 +279,15 @@ mod tests {
     fn chmod_forms() {
         assert_eq!(parse_chmod("755").unwrap(), Chmod::Octal(0o755));
         assert_eq!(parse_chmod("0644").unwrap(), Chmod::Octal(0o644));
-        assert!(matches!(parse_chmod("u+x,go-w").unwrap(), Chmod::Symbolic(_)));
+        assert!(matches!(
+            parse_chmod("u+x,go-w").unwrap(),
+            Chmod::Symbolic(_)
+        ));
         assert!(matches!(parse_chmod("+x").unwrap(), Chmod::Symbolic(_)));
-        assert!(matches!(parse_chmod("$MODE").unwrap(), Chmod::Unexpanded(_)));
+        assert!(matches!(
+            parse_chmod("$MODE").unwrap(),
+            Chmod::Unexpanded(_)
+        ));
         for bad in ["", "999", "u", "u*x", "77777", "g=ur"] {
             assert!(parse_chmod(bad).is_err(), "{bad}");
         }
@@ -266,11 +305,25 @@ mod tests {
 
     #[test]
     fn flag_rules() {
-        let f = parse_flags("copy", &["--from=build".into(), "--link".into(), "--exclude=a".into(), "--exclude=b".into()]).unwrap();
+        let f = parse_flags(
+            "copy",
+            &[
+                "--from=build".into(),
+                "--link".into(),
+                "--exclude=a".into(),
+                "--exclude=b".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(f.value("from"), Some("build"));
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.list("exclude"), ["a", "b"]);
-        assert_eq!(parse_flags("maintainer", &["--boo".into()]).unwrap_err().message, "unknown flag: --boo");
+        assert_eq!(
+            parse_flags("maintainer", &["--boo".into()])
+                .unwrap_err()
+                .message,
+            "unknown flag: --boo"
+        );
         assert!(parse_flags("copy", &["--from".into()]).is_err());
         assert!(parse_flags("copy", &["--from=a".into(), "--from=b".into()]).is_err());
         assert!(parse_flags("copy", &["--link=maybe".into()]).is_err());

@@ -13,8 +13,24 @@ use flags::{parse_chmod, parse_duration, parse_flags, Flags};
 use mount::parse_mount;
 
 const KEYWORDS: [&str; 18] = [
-    "from", "run", "cmd", "label", "maintainer", "expose", "env", "add", "copy", "entrypoint", "volume", "user",
-    "workdir", "arg", "onbuild", "stopsignal", "healthcheck", "shell",
+    "from",
+    "run",
+    "cmd",
+    "label",
+    "maintainer",
+    "expose",
+    "env",
+    "add",
+    "copy",
+    "entrypoint",
+    "volume",
+    "user",
+    "workdir",
+    "arg",
+    "onbuild",
+    "stopsignal",
+    "healthcheck",
+    "shell",
 ];
 
 /// Parses and validates a Dockerfile. `file_name` is used in error messages only.
@@ -23,7 +39,11 @@ pub fn parse(text: &str, file_name: &str) -> Result<crate::Dockerfile, ParseErro
     build(tree, file_name, text).map_err(|e| e.with_source(file_name, text))
 }
 
-fn build(tree: syntax::SyntaxTree, file_name: &str, text: &str) -> Result<crate::Dockerfile, ParseError> {
+fn build(
+    tree: syntax::SyntaxTree,
+    file_name: &str,
+    text: &str,
+) -> Result<crate::Dockerfile, ParseError> {
     let mut global_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     for node in &tree.children {
@@ -39,17 +59,22 @@ fn build(tree: syntax::SyntaxTree, file_name: &str, text: &str) -> Result<crate:
             }),
             (InstructionKind::Arg(_), None) => global_args.push(inst),
             (_, None) => {
-                return Err(ParseError::new(ErrorKind::InvalidArgument, "no build stage in current context")
-                    .at(inst.span)
-                    .with_hint("only ARG and parser directives may come before the first FROM"))
+                return Err(ParseError::new(
+                    ErrorKind::InvalidArgument,
+                    "no build stage in current context",
+                )
+                .at(inst.span)
+                .with_hint("only ARG and parser directives may come before the first FROM"))
             }
             (_, Some(stage)) => stage.instructions.push(inst),
         }
     }
     if stages.is_empty() {
-        return Err(ParseError::new(ErrorKind::Empty, "dockerfile contains no stages to build")
-            .at(tree.span)
-            .with_hint("add a FROM instruction"));
+        return Err(
+            ParseError::new(ErrorKind::Empty, "dockerfile contains no stages to build")
+                .at(tree.span)
+                .with_hint("add a FROM instruction"),
+        );
     }
     Ok(crate::Dockerfile {
         file: file_name.to_string(),
@@ -67,13 +92,17 @@ fn build(tree: syntax::SyntaxTree, file_name: &str, text: &str) -> Result<crate:
 fn stage_comment(node: &Node, name: Option<&str>) -> Option<String> {
     let name = name?;
     let last = node.prev_comment.last()?;
-    last.strip_prefix(name)?.strip_prefix(' ').map(str::to_string)
+    last.strip_prefix(name)?
+        .strip_prefix(' ')
+        .map(str::to_string)
 }
 
 fn arg_comment(node: &Node, name: &str) -> Option<String> {
-    node.prev_comment
-        .iter()
-        .find_map(|c| c.strip_prefix(name).and_then(|r| r.strip_prefix(' ')).map(str::to_string))
+    node.prev_comment.iter().find_map(|c| {
+        c.strip_prefix(name)
+            .and_then(|r| r.strip_prefix(' '))
+            .map(str::to_string)
+    })
 }
 
 /// The span of `--name` within the instruction's first line, or the instruction's start.
@@ -82,7 +111,12 @@ fn flag_span(node: &Node, name: &str) -> Span {
     match node.original.trim_start().find(&needle) {
         Some(off) => {
             let col = node.span.start.column + node.original.trim_start()[..off].chars().count();
-            Span::new(node.span.start.line, col, node.span.start.line, col + needle.chars().count())
+            Span::new(
+                node.span.start.line,
+                col,
+                node.span.start.line,
+                col + needle.chars().count(),
+            )
         }
         None => node.span,
     }
@@ -103,21 +137,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 fn err(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> ParseError {
-    ParseError::new(ErrorKind::InvalidArgument, message).at(node.span).with_hint(hint)
+    ParseError::new(ErrorKind::InvalidArgument, message)
+        .at(node.span)
+        .with_hint(hint)
 }
 
 /// Validates one node into a typed instruction.
 pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseError> {
     let kw = node.value.to_ascii_lowercase();
     if !KEYWORDS.contains(&kw.as_str()) {
-        let suggestion = KEYWORDS.iter().find(|k| edit_distance(k, &kw) <= 2 && kw.len() > 2);
+        let suggestion = KEYWORDS
+            .iter()
+            .find(|k| edit_distance(k, &kw) <= 2 && kw.len() > 2);
         let hint = match suggestion {
             Some(s) => format!("did you mean {}?", s.to_uppercase()),
-            None => "instructions are FROM, RUN, COPY, ADD, ENV, ARG, … (see the Dockerfile reference)".to_string(),
+            None => {
+                "instructions are FROM, RUN, COPY, ADD, ENV, ARG, … (see the Dockerfile reference)"
+                    .to_string()
+            }
         };
-        return Err(ParseError::new(ErrorKind::UnknownInstruction, format!("unknown instruction: {}", node.value))
-            .at(node.span)
-            .with_hint(hint));
+        return Err(ParseError::new(
+            ErrorKind::UnknownInstruction,
+            format!("unknown instruction: {}", node.value),
+        )
+        .at(node.span)
+        .with_hint(hint));
     }
     let flags = parse_flags(&kw, &node.flags).map_err(|e| {
         let span = node
@@ -134,12 +178,20 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
     let exactly_one = || -> Result<String, ParseError> {
         match args.as_slice() {
             [one] => Ok(one.clone()),
-            _ => Err(err(node, format!("{upper} requires exactly one argument"), format!("write {upper} <value>"))),
+            _ => Err(err(
+                node,
+                format!("{upper} requires exactly one argument"),
+                format!("write {upper} <value>"),
+            )),
         }
     };
     let at_least_one = || -> Result<(), ParseError> {
         if args.is_empty() {
-            Err(err(node, format!("{upper} requires at least one argument"), format!("{upper} needs a value")))
+            Err(err(
+                node,
+                format!("{upper} requires at least one argument"),
+                format!("{upper} needs a value"),
+            ))
         } else {
             Ok(())
         }
@@ -167,8 +219,11 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
                 Some("none") => Some(NetworkMode::None),
                 Some("host") => Some(NetworkMode::Host),
                 Some(other) => {
-                    return Err(flags::flag_error(format!("unsupported network mode {other:?}"), "network")
-                        .at(flag_span(node, "network")))
+                    return Err(flags::flag_error(
+                        format!("unsupported network mode {other:?}"),
+                        "network",
+                    )
+                    .at(flag_span(node, "network")))
                 }
             };
             let security = match flags.value("security") {
@@ -176,25 +231,45 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
                 Some("sandbox") => Some(SecurityMode::Sandbox),
                 Some("insecure") => Some(SecurityMode::Insecure),
                 Some(other) => {
-                    return Err(flags::flag_error(format!("unsupported security mode {other:?}"), "security")
-                        .at(flag_span(node, "security")))
+                    return Err(flags::flag_error(
+                        format!("unsupported security mode {other:?}"),
+                        "security",
+                    )
+                    .at(flag_span(node, "security")))
                 }
             };
-            InstructionKind::Run(Run { command: command(), mounts, network, security, heredocs: node.heredocs.clone() })
+            InstructionKind::Run(Run {
+                command: command(),
+                mounts,
+                network,
+                security,
+                heredocs: node.heredocs.clone(),
+            })
         }
         "cmd" => InstructionKind::Cmd(command()),
         "entrypoint" => InstructionKind::Entrypoint(command()),
         "label" | "env" => {
             at_least_one()?;
-            if args.len() % 3 != 0 {
-                return Err(err(node, format!("Bad input to {upper}, too many arguments"), "write name=value pairs"));
+            if !args.len().is_multiple_of(3) {
+                return Err(err(
+                    node,
+                    format!("Bad input to {upper}, too many arguments"),
+                    "write name=value pairs",
+                ));
             }
             let mut pairs = Vec::new();
             for triple in args.chunks(3) {
                 if triple[0].is_empty() {
-                    return Err(err(node, format!("{upper} names can not be blank"), "write name=value"));
+                    return Err(err(
+                        node,
+                        format!("{upper} names can not be blank"),
+                        "write name=value",
+                    ));
                 }
-                pairs.push(KeyValue { key: triple[0].clone(), value: triple[1].clone() });
+                pairs.push(KeyValue {
+                    key: triple[0].clone(),
+                    value: triple[1].clone(),
+                });
             }
             if kw == "env" {
                 InstructionKind::Env(pairs)
@@ -213,7 +288,11 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
         "volume" => {
             at_least_one()?;
             if args.iter().any(|v| v.trim().is_empty()) {
-                return Err(err(node, "VOLUME specified can not be an empty string", "name a path, e.g. VOLUME /data"));
+                return Err(err(
+                    node,
+                    "VOLUME specified can not be an empty string",
+                    "name a path, e.g. VOLUME /data",
+                ));
             }
             InstructionKind::Volume(args.clone())
         }
@@ -227,43 +306,74 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
                     None => (word.clone(), None),
                 };
                 if name.is_empty() {
-                    return Err(err(node, "ARG names can not be blank", "write ARG name[=default]"));
+                    return Err(err(
+                        node,
+                        "ARG names can not be blank",
+                        "write ARG name[=default]",
+                    ));
                 }
                 let comment = arg_comment(node, &name);
-                decls.push(ArgDecl { name, default, comment });
+                decls.push(ArgDecl {
+                    name,
+                    default,
+                    comment,
+                });
             }
             InstructionKind::Arg(decls)
         }
         "onbuild" => {
             let Some(sub) = &node.sub else {
-                return Err(err(node, "ONBUILD requires at least one argument", "write ONBUILD <instruction>"));
+                return Err(err(
+                    node,
+                    "ONBUILD requires at least one argument",
+                    "write ONBUILD <instruction>",
+                ));
             };
             let sub_kw = sub.value.to_ascii_uppercase();
             match sub_kw.as_str() {
                 "ONBUILD" => {
-                    return Err(err(node, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", "use a single ONBUILD"))
+                    return Err(err(
+                        node,
+                        "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                        "use a single ONBUILD",
+                    ))
                 }
                 "FROM" | "MAINTAINER" => {
-                    return Err(err(node, format!("{sub_kw} isn't allowed as an ONBUILD trigger"), "triggers run inside a stage"))
+                    return Err(err(
+                        node,
+                        format!("{sub_kw} isn't allowed as an ONBUILD trigger"),
+                        "triggers run inside a stage",
+                    ))
                 }
                 _ => {}
             }
             let trigger = instruction_from_node(sub)?;
             let trimmed = node.original.trim();
             let expression = syntax_rest(trimmed);
-            InstructionKind::Onbuild(Onbuild { trigger: Box::new(trigger), expression })
+            InstructionKind::Onbuild(Onbuild {
+                trigger: Box::new(trigger),
+                expression,
+            })
         }
         "healthcheck" => parse_healthcheck(node, &flags)?,
         "shell" => {
             if !node.json {
-                return Err(err(node, "SHELL requires the arguments to be in JSON form", "write SHELL [\"/bin/sh\", \"-c\"]"));
+                return Err(err(
+                    node,
+                    "SHELL requires the arguments to be in JSON form",
+                    "write SHELL [\"/bin/sh\", \"-c\"]",
+                ));
             }
             at_least_one()?;
             InstructionKind::Shell(args.clone())
         }
         _ => unreachable!("keyword checked against KEYWORDS"),
     };
-    Ok(Instruction { kind, span: node.span, original: node.original.clone() })
+    Ok(Instruction {
+        kind,
+        span: node.span,
+        original: node.original.clone(),
+    })
 }
 
 /// The text after the keyword.
@@ -281,7 +391,9 @@ fn parse_from(node: &Node, flags: &Flags) -> Result<From, ParseError> {
         [image, kw_as, name] if kw_as.eq_ignore_ascii_case("as") => {
             let name = name.to_ascii_lowercase();
             let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+                && name.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                });
             if !valid {
                 return Err(err(
                     node,
@@ -292,10 +404,18 @@ fn parse_from(node: &Node, flags: &Flags) -> Result<From, ParseError> {
             (image.clone(), Some(name))
         }
         _ => {
-            return Err(err(node, "FROM requires either one or three arguments", "write FROM <image> [AS <name>]"));
+            return Err(err(
+                node,
+                "FROM requires either one or three arguments",
+                "write FROM <image> [AS <name>]",
+            ));
         }
     };
-    Ok(From { image, name, platform: flags.value("platform").map(str::to_string) })
+    Ok(From {
+        image,
+        name,
+        platform: flags.value("platform").map(str::to_string),
+    })
 }
 
 fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKind, ParseError> {
@@ -311,13 +431,25 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
     let dest = args[args.len() - 1].clone();
     let is_heredoc = |w: &str| !node.json && matches!(parse_heredoc(w), Ok(Some(_)));
     if is_heredoc(&dest) {
-        return Err(err(node, format!("{upper} cannot accept a heredoc as a destination"), "the last argument must be a path"));
+        return Err(err(
+            node,
+            format!("{upper} cannot accept a heredoc as a destination"),
+            "the last argument must be a path",
+        ));
     }
     let mut sources = Vec::new();
     for src in &args[..args.len() - 1] {
-        let doc = if node.json { None } else { parse_heredoc(src).ok().flatten() };
+        let doc = if node.json {
+            None
+        } else {
+            parse_heredoc(src).ok().flatten()
+        };
         match doc.and_then(|d| node.heredocs.iter().find(|h| h.name == d.name)) {
-            Some(h) => sources.push(Source::Heredoc { name: h.name.clone(), content: h.effective_content(), expand: h.expand }),
+            Some(h) => sources.push(Source::Heredoc {
+                name: h.name.clone(),
+                content: h.effective_content(),
+                expand: h.expand,
+            }),
             None => sources.push(Source::Path(src.clone())),
         }
     }
@@ -328,9 +460,11 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
         .map_err(|e| e.at(flag_span(node, "chmod")))?;
     if let Some(chown) = flags.value("chown") {
         if chown.is_empty() || chown.starts_with(':') || chown.matches(':').count() > 1 {
-            return Err(flags::flag_error(format!("invalid chown parameter: {chown:?}"), "chown")
-                .at(flag_span(node, "chown"))
-                .with_hint("write --chown=user[:group] with names or numeric ids"));
+            return Err(
+                flags::flag_error(format!("invalid chown parameter: {chown:?}"), "chown")
+                    .at(flag_span(node, "chown"))
+                    .with_hint("write --chown=user[:group] with names or numeric ids"),
+            );
         }
     }
     let copy_flags = CopyFlags {
@@ -341,7 +475,11 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
     };
     if kw == "copy" {
         if flags.value("from") == Some("") {
-            return Err(flags::flag_error("--from needs a stage name, index or image".into(), "from").at(flag_span(node, "from")));
+            return Err(flags::flag_error(
+                "--from needs a stage name, index or image".into(),
+                "from",
+            )
+            .at(flag_span(node, "from")));
         }
         Ok(InstructionKind::Copy(Copy {
             sources,
@@ -353,13 +491,22 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
     } else {
         if let Some(sum) = flags.value("checksum") {
             let valid = match sum.split_once(':') {
-                Some((alg, hex)) => matches!(alg, "sha256" | "sha384" | "sha512") && !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
+                Some((alg, hex)) => {
+                    matches!(alg, "sha256" | "sha384" | "sha512")
+                        && !hex.is_empty()
+                        && hex.chars().all(|c| c.is_ascii_hexdigit())
+                }
                 None => !sum.is_empty() && sum.chars().all(|c| c.is_ascii_hexdigit()),
             };
             if !valid && !sum.contains('$') {
-                return Err(flags::flag_error(format!("invalid checksum digest format: {sum:?}"), "checksum")
-                    .at(flag_span(node, "checksum"))
-                    .with_hint("write --checksum=sha256:<hex> (or a git commit hash for git sources)"));
+                return Err(flags::flag_error(
+                    format!("invalid checksum digest format: {sum:?}"),
+                    "checksum",
+                )
+                .at(flag_span(node, "checksum"))
+                .with_hint(
+                    "write --checksum=sha256:<hex> (or a git commit hash for git sources)",
+                ));
             }
         }
         Ok(InstructionKind::Add(Add {
@@ -376,32 +523,52 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
 fn parse_healthcheck(node: &Node, flags: &Flags) -> Result<InstructionKind, ParseError> {
     let args = &node.args;
     let Some(typ) = args.first() else {
-        return Err(err(node, "HEALTHCHECK requires at least one argument", "write HEALTHCHECK CMD <command> or HEALTHCHECK NONE"));
+        return Err(err(
+            node,
+            "HEALTHCHECK requires at least one argument",
+            "write HEALTHCHECK CMD <command> or HEALTHCHECK NONE",
+        ));
     };
     match typ.to_ascii_uppercase().as_str() {
         "NONE" => {
             if args.len() > 1 || !flags.used.is_empty() {
-                return Err(err(node, "HEALTHCHECK NONE takes no arguments", "remove everything after NONE"));
+                return Err(err(
+                    node,
+                    "HEALTHCHECK NONE takes no arguments",
+                    "remove everything after NONE",
+                ));
             }
             Ok(InstructionKind::Healthcheck(Healthcheck::None))
         }
         "CMD" => {
             if args.len() < 2 {
-                return Err(err(node, "Missing command after HEALTHCHECK CMD", "write HEALTHCHECK CMD <command>"));
+                return Err(err(
+                    node,
+                    "Missing command after HEALTHCHECK CMD",
+                    "write HEALTHCHECK CMD <command>",
+                ));
             }
             let test = if node.json {
-                std::iter::once("CMD".to_string()).chain(args[1..].iter().cloned()).collect()
+                std::iter::once("CMD".to_string())
+                    .chain(args[1..].iter().cloned())
+                    .collect()
             } else {
                 vec!["CMD-SHELL".to_string(), args[1].clone()]
             };
             let duration = |name: &'static str| -> Result<Option<u64>, ParseError> {
-                let Some(v) = flags.value(name) else { return Ok(None) };
+                let Some(v) = flags.value(name) else {
+                    return Ok(None);
+                };
                 let ns = parse_duration(v).ok_or_else(|| {
-                    flags::flag_error(format!("time: invalid duration {v:?}"), name).at(flag_span(node, name))
+                    flags::flag_error(format!("time: invalid duration {v:?}"), name)
+                        .at(flag_span(node, name))
                 })?;
                 if ns != 0 && ns < 1_000_000 {
-                    return Err(flags::flag_error(format!("Interval {name:?} cannot be less than 1ms"), name)
-                        .at(flag_span(node, name)));
+                    return Err(flags::flag_error(
+                        format!("Interval {name:?} cannot be less than 1ms"),
+                        name,
+                    )
+                    .at(flag_span(node, name)));
                 }
                 Ok(Some(ns))
             };
@@ -409,24 +576,34 @@ fn parse_healthcheck(node: &Node, flags: &Flags) -> Result<InstructionKind, Pars
                 None => None,
                 Some(v) => {
                     let n: i64 = v.parse().map_err(|_| {
-                        flags::flag_error(format!("invalid value for --retries: {v:?}"), "retries").at(flag_span(node, "retries"))
+                        flags::flag_error(format!("invalid value for --retries: {v:?}"), "retries")
+                            .at(flag_span(node, "retries"))
                     })?;
                     if n < 0 {
-                        return Err(flags::flag_error(format!("--retries cannot be negative ({n})"), "retries")
-                            .at(flag_span(node, "retries")));
+                        return Err(flags::flag_error(
+                            format!("--retries cannot be negative ({n})"),
+                            "retries",
+                        )
+                        .at(flag_span(node, "retries")));
                     }
                     Some(u32::try_from(n).unwrap_or(u32::MAX))
                 }
             };
-            Ok(InstructionKind::Healthcheck(Healthcheck::Cmd(HealthConfig {
-                test,
-                interval: duration("interval")?,
-                timeout: duration("timeout")?,
-                start_period: duration("start-period")?,
-                start_interval: duration("start-interval")?,
-                retries,
-            })))
+            Ok(InstructionKind::Healthcheck(Healthcheck::Cmd(
+                HealthConfig {
+                    test,
+                    interval: duration("interval")?,
+                    timeout: duration("timeout")?,
+                    start_period: duration("start-period")?,
+                    start_interval: duration("start-interval")?,
+                    retries,
+                },
+            )))
         }
-        _ => Err(err(node, format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)"), "HEALTHCHECK takes CMD or NONE")),
+        _ => Err(err(
+            node,
+            format!("Unknown type {typ:?} in HEALTHCHECK (try CMD)"),
+            "HEALTHCHECK takes CMD or NONE",
+        )),
     }
 }

@@ -29,7 +29,12 @@ pub struct MountOwner {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum MountSpec {
     /// Read-only (unless `rw`) view of the context, a stage or an image.
-    Bind { target: String, source: Option<String>, from: Option<String>, read_write: bool },
+    Bind {
+        target: String,
+        source: Option<String>,
+        from: Option<String>,
+        read_write: bool,
+    },
     /// Persistent cache directory, keyed by `id` (default: the target).
     Cache {
         target: String,
@@ -40,13 +45,29 @@ pub enum MountSpec {
         source: Option<String>,
         owner: MountOwner,
     },
-    Tmpfs { target: String, size: Option<u64> },
+    Tmpfs {
+        target: String,
+        size: Option<u64>,
+    },
     /// A build secret as a file (`target`, default `/run/secrets/<id>`) and/or env var.
-    Secret { id: Option<String>, target: Option<String>, env: Option<String>, required: bool, owner: MountOwner },
+    Secret {
+        id: Option<String>,
+        target: Option<String>,
+        env: Option<String>,
+        required: bool,
+        owner: MountOwner,
+    },
     /// An SSH agent socket.
-    Ssh { id: Option<String>, target: Option<String>, required: bool, owner: MountOwner },
+    Ssh {
+        id: Option<String>,
+        target: Option<String>,
+        required: bool,
+        owner: MountOwner,
+    },
     /// Holds variables; typed after expansion (see [`crate::scope`]).
-    Unexpanded(String),
+    Unexpanded {
+        raw: String,
+    },
 }
 
 impl MountSpec {
@@ -95,8 +116,13 @@ fn parse_u32(key: &str, v: &str, radix: u32) -> Result<u32, ParseError> {
 /// Parses one `--mount` value. Values holding `$` are kept for expansion.
 pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
     if v.contains('$') {
-        return Ok(MountSpec::Unexpanded(v.to_string()));
+        return Ok(MountSpec::Unexpanded { raw: v.to_string() });
     }
+    parse_mount_expanded(v)
+}
+
+/// Parses a `--mount` value whose variables are already expanded.
+pub(crate) fn parse_mount_expanded(v: &str) -> Result<MountSpec, ParseError> {
     let mut typ = "bind".to_string();
     let mut fields: Vec<(String, Option<String>)> = Vec::new();
     for f in csv_fields(v)? {
@@ -108,14 +134,37 @@ pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
             None => (f.trim().to_ascii_lowercase(), None),
         };
         if k == "type" {
-            typ = val.ok_or_else(|| err("mount type needs a value".into()))?.to_ascii_lowercase();
+            typ = val
+                .ok_or_else(|| err("mount type needs a value".into()))?
+                .to_ascii_lowercase();
         } else {
             fields.push((k, val));
         }
     }
     let allowed: &[&str] = match typ.as_str() {
-        "bind" => &["target", "source", "from", "rw", "readonly", "ro", "readwrite"],
-        "cache" => &["target", "id", "ro", "readonly", "rw", "readwrite", "sharing", "from", "source", "mode", "uid", "gid"],
+        "bind" => &[
+            "target",
+            "source",
+            "from",
+            "rw",
+            "readonly",
+            "ro",
+            "readwrite",
+        ],
+        "cache" => &[
+            "target",
+            "id",
+            "ro",
+            "readonly",
+            "rw",
+            "readwrite",
+            "sharing",
+            "from",
+            "source",
+            "mode",
+            "uid",
+            "gid",
+        ],
         "tmpfs" => &["target", "size"],
         "secret" => &["id", "target", "env", "required", "mode", "uid", "gid"],
         "ssh" => &["id", "target", "required", "mode", "uid", "gid"],
@@ -143,7 +192,9 @@ pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
         let flag_bool = |val: &Option<String>| -> Result<bool, ParseError> {
             match val {
                 None => Ok(true),
-                Some(s) => parse_bool(s).ok_or_else(|| err(format!("invalid value for {key}: {s}"))),
+                Some(s) => {
+                    parse_bool(s).ok_or_else(|| err(format!("invalid value for {key}: {s}")))
+                }
             }
         };
         match key.as_str() {
@@ -151,7 +202,11 @@ pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
             "rw" | "readwrite" => read_only = Some(!flag_bool(&val)?),
             "required" => required = flag_bool(&val)?,
             _ => {
-                let Some(val) = val else { return Err(err(format!("invalid field '{key}' must be a key=value pair"))) };
+                let Some(val) = val else {
+                    return Err(err(format!(
+                        "invalid field '{key}' must be a key=value pair"
+                    )));
+                };
                 match key.as_str() {
                     "target" => target = Some(val),
                     "source" => source = Some(val),
@@ -175,15 +230,28 @@ pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
                     }
                     "uid" => owner.uid = Some(parse_u32(&key, &val, 10)?),
                     "gid" => owner.gid = Some(parse_u32(&key, &val, 10)?),
-                    "size" => size = Some(parse_size(&val).ok_or_else(|| err(format!("invalid value for size: {val}")))?),
+                    "size" => {
+                        size = Some(
+                            parse_size(&val)
+                                .ok_or_else(|| err(format!("invalid value for size: {val}")))?,
+                        )
+                    }
                     _ => unreachable!("key filtered by the allowed list"),
                 }
             }
         }
     }
-    let need_target = |t: Option<String>| t.filter(|t| !t.is_empty()).ok_or_else(|| err(format!("mount type {typ} requires a target")));
+    let need_target = |t: Option<String>| {
+        t.filter(|t| !t.is_empty())
+            .ok_or_else(|| err(format!("mount type {typ} requires a target")))
+    };
     Ok(match typ.as_str() {
-        "bind" => MountSpec::Bind { target: need_target(target)?, source, from, read_write: read_only == Some(false) },
+        "bind" => MountSpec::Bind {
+            target: need_target(target)?,
+            source,
+            from,
+            read_write: read_only == Some(false),
+        },
         "cache" => MountSpec::Cache {
             target: need_target(target)?,
             id,
@@ -193,14 +261,28 @@ pub fn parse_mount(v: &str) -> Result<MountSpec, ParseError> {
             source,
             owner,
         },
-        "tmpfs" => MountSpec::Tmpfs { target: need_target(target)?, size },
+        "tmpfs" => MountSpec::Tmpfs {
+            target: need_target(target)?,
+            size,
+        },
         "secret" => {
             if id.is_none() && target.is_none() && env.is_none() {
                 return Err(err("secret mount requires an id, a target or an env".into()));
             }
-            MountSpec::Secret { id, target, env, required, owner }
+            MountSpec::Secret {
+                id,
+                target,
+                env,
+                required,
+                owner,
+            }
         }
-        _ => MountSpec::Ssh { id, target, required, owner },
+        _ => MountSpec::Ssh {
+            id,
+            target,
+            required,
+            owner,
+        },
     })
 }
 
@@ -212,29 +294,66 @@ mod tests {
     fn every_type() {
         assert_eq!(
             parse_mount("type=bind,source=/src,target=/dst,from=build,rw").unwrap(),
-            MountSpec::Bind { target: "/dst".into(), source: Some("/src".into()), from: Some("build".into()), read_write: true }
+            MountSpec::Bind {
+                target: "/dst".into(),
+                source: Some("/src".into()),
+                from: Some("build".into()),
+                read_write: true
+            }
         );
         assert_eq!(
             parse_mount("target=/x").unwrap(),
-            MountSpec::Bind { target: "/x".into(), source: None, from: None, read_write: false }
+            MountSpec::Bind {
+                target: "/x".into(),
+                source: None,
+                from: None,
+                read_write: false
+            }
         );
-        let MountSpec::Cache { sharing, owner, id, read_only, .. } =
-            parse_mount("type=cache,target=/c,id=go,sharing=locked,mode=0700,uid=1000,gid=1000,ro").unwrap()
+        let MountSpec::Cache {
+            sharing,
+            owner,
+            id,
+            read_only,
+            ..
+        } = parse_mount("type=cache,target=/c,id=go,sharing=locked,mode=0700,uid=1000,gid=1000,ro")
+            .unwrap()
         else {
             panic!("not cache")
         };
         assert_eq!(sharing, CacheSharing::Locked);
-        assert_eq!(owner, MountOwner { mode: Some(0o700), uid: Some(1000), gid: Some(1000) });
+        assert_eq!(
+            owner,
+            MountOwner {
+                mode: Some(0o700),
+                uid: Some(1000),
+                gid: Some(1000)
+            }
+        );
         assert_eq!(id.as_deref(), Some("go"));
         assert!(read_only);
-        assert_eq!(parse_mount("type=tmpfs,dst=/t,size=64m").unwrap(), MountSpec::Tmpfs { target: "/t".into(), size: Some(64 << 20) });
-        let MountSpec::Secret { env, required, .. } = parse_mount("type=secret,id=API_KEY,env=API_KEY,required=true").unwrap() else {
+        assert_eq!(
+            parse_mount("type=tmpfs,dst=/t,size=64m").unwrap(),
+            MountSpec::Tmpfs {
+                target: "/t".into(),
+                size: Some(64 << 20)
+            }
+        );
+        let MountSpec::Secret { env, required, .. } =
+            parse_mount("type=secret,id=API_KEY,env=API_KEY,required=true").unwrap()
+        else {
             panic!("not secret")
         };
         assert_eq!(env.as_deref(), Some("API_KEY"));
         assert!(required);
-        assert!(matches!(parse_mount("type=ssh").unwrap(), MountSpec::Ssh { .. }));
-        assert!(matches!(parse_mount("type=cache,target=$DIR").unwrap(), MountSpec::Unexpanded(_)));
+        assert!(matches!(
+            parse_mount("type=ssh").unwrap(),
+            MountSpec::Ssh { .. }
+        ));
+        assert!(matches!(
+            parse_mount("type=cache,target=$DIR").unwrap(),
+            MountSpec::Unexpanded { .. }
+        ));
     }
 
     #[test]

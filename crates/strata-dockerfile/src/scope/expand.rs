@@ -17,7 +17,12 @@ fn shell_error(e: crate::shell::ShellError, span: Span) -> ParseError {
 }
 
 /// Expands one word (quotes removed).
-pub(super) fn word(lexer: &Lexer, w: &str, env: &dyn Env, span: Span) -> Result<Expansion, ParseError> {
+pub(super) fn word(
+    lexer: &Lexer,
+    w: &str,
+    env: &dyn Env,
+    span: Span,
+) -> Result<Expansion, ParseError> {
     lexer.process_word(w, env).map_err(|e| shell_error(e, span))
 }
 
@@ -31,15 +36,24 @@ pub(super) struct StepCtx<'a> {
 
 impl StepCtx<'_> {
     pub fn expand(&mut self, w: &str, span: Span) -> Result<String, ParseError> {
-        let scope = ScopeEnv { env: self.env, args: self.args };
+        let scope = ScopeEnv {
+            env: self.env,
+            args: self.args,
+        };
         let e = word(self.lexer, w, &scope, span)?;
         self.used.extend(e.used);
         Ok(e.value)
     }
 
     fn expand_split(&mut self, w: &str, span: Span) -> Result<Vec<String>, ParseError> {
-        let scope = ScopeEnv { env: self.env, args: self.args };
-        let (words, used) = self.lexer.process_words(w, &scope).map_err(|e| shell_error(e, span))?;
+        let scope = ScopeEnv {
+            env: self.env,
+            args: self.args,
+        };
+        let (words, used) = self
+            .lexer
+            .process_words(w, &scope)
+            .map_err(|e| shell_error(e, span))?;
         self.used.extend(used);
         Ok(words)
     }
@@ -47,8 +61,13 @@ impl StepCtx<'_> {
     fn expand_raw(&mut self, content: &str, span: Span) -> Result<String, ParseError> {
         // Heredoc bodies are scripts or files: only variables are replaced, quotes stay.
         let lexer = Lexer::new(self.lexer.escape()).skip_process_quotes(true);
-        let scope = ScopeEnv { env: self.env, args: self.args };
-        let e = lexer.process_word(content, &scope).map_err(|e| shell_error(e, span))?;
+        let scope = ScopeEnv {
+            env: self.env,
+            args: self.args,
+        };
+        let e = lexer
+            .process_word(content, &scope)
+            .map_err(|e| shell_error(e, span))?;
         self.used.extend(e.used);
         Ok(e.value)
     }
@@ -62,9 +81,15 @@ impl StepCtx<'_> {
             .iter()
             .map(|s| match s {
                 Source::Path(p) => Ok(Source::Path(self.expand(p, span)?)),
-                Source::Heredoc { name, content, expand: true } => {
-                    Ok(Source::Heredoc { name: name.clone(), content: self.expand_raw(content, span)?, expand: true })
-                }
+                Source::Heredoc {
+                    name,
+                    content,
+                    expand: true,
+                } => Ok(Source::Heredoc {
+                    name: name.clone(),
+                    content: self.expand_raw(content, span)?,
+                    expand: true,
+                }),
                 other => Ok(other.clone()),
             })
             .collect()
@@ -75,19 +100,32 @@ impl StepCtx<'_> {
             Some(Chmod::Unexpanded(raw)) => {
                 let v = self.expand(raw, span)?;
                 if v.contains('$') {
-                    return Err(ParseError::new(ErrorKind::InvalidFlag, format!("invalid chmod parameter: {v:?}")).at(span));
+                    return Err(ParseError::new(
+                        ErrorKind::InvalidFlag,
+                        format!("invalid chmod parameter: {v:?}"),
+                    )
+                    .at(span));
                 }
                 Some(parse_chmod(&v).map_err(|e| e.at(span))?)
             }
             other => other.clone(),
         };
-        let exclude = f.exclude.iter().map(|e| self.expand(e, span)).collect::<Result<_, _>>()?;
-        Ok(CopyFlags { chown: self.opt(&f.chown, span)?, chmod, link: f.link, exclude })
+        let exclude = f
+            .exclude
+            .iter()
+            .map(|e| self.expand(e, span))
+            .collect::<Result<_, _>>()?;
+        Ok(CopyFlags {
+            chown: self.opt(&f.chown, span)?,
+            chmod,
+            link: f.link,
+            exclude,
+        })
     }
 
     fn mount(&mut self, m: &MountSpec, span: Span) -> Result<MountSpec, ParseError> {
         match m {
-            MountSpec::Unexpanded(raw) => {
+            MountSpec::Unexpanded { raw } => {
                 // Quotes stay: they belong to the CSV syntax of the mount value.
                 let v = self.expand_raw(raw, span)?;
                 parse_mount_expanded(&v).map_err(|e| e.at(span))
@@ -97,7 +135,11 @@ impl StepCtx<'_> {
     }
 
     /// Expands the words of one instruction, updating ENV for ENV steps.
-    pub fn expand_kind(&mut self, kind: &InstructionKind, span: Span) -> Result<InstructionKind, ParseError> {
+    pub fn expand_kind(
+        &mut self,
+        kind: &InstructionKind,
+        span: Span,
+    ) -> Result<InstructionKind, ParseError> {
         Ok(match kind {
             InstructionKind::Env(pairs) => {
                 let mut out = Vec::new();
@@ -112,7 +154,10 @@ impl StepCtx<'_> {
             InstructionKind::Label(pairs) => {
                 let mut out = Vec::new();
                 for kv in pairs {
-                    out.push(KeyValue { key: self.expand(&kv.key, span)?, value: self.expand(&kv.value, span)? });
+                    out.push(KeyValue {
+                        key: self.expand(&kv.key, span)?,
+                        value: self.expand(&kv.value, span)?,
+                    });
                 }
                 InstructionKind::Label(out)
             }
@@ -123,9 +168,11 @@ impl StepCtx<'_> {
                 }
                 InstructionKind::Expose(out)
             }
-            InstructionKind::Volume(v) => {
-                InstructionKind::Volume(v.iter().map(|w| self.expand(w, span)).collect::<Result<_, _>>()?)
-            }
+            InstructionKind::Volume(v) => InstructionKind::Volume(
+                v.iter()
+                    .map(|w| self.expand(w, span))
+                    .collect::<Result<_, _>>()?,
+            ),
             InstructionKind::User(w) => InstructionKind::User(self.expand(w, span)?),
             InstructionKind::Workdir(w) => InstructionKind::Workdir(self.expand(w, span)?),
             InstructionKind::StopSignal(w) => InstructionKind::StopSignal(self.expand(w, span)?),
@@ -145,8 +192,15 @@ impl StepCtx<'_> {
                 flags: self.copy_flags(&a.flags, span)?,
             }),
             InstructionKind::Run(r) => {
-                let mounts = r.mounts.iter().map(|m| self.mount(m, span)).collect::<Result<_, _>>()?;
-                InstructionKind::Run(Run { mounts, ..r.clone() })
+                let mounts = r
+                    .mounts
+                    .iter()
+                    .map(|m| self.mount(m, span))
+                    .collect::<Result<_, _>>()?;
+                InstructionKind::Run(Run {
+                    mounts,
+                    ..r.clone()
+                })
             }
             // Not expanded: the shell (or the child build, for ONBUILD) does it.
             other => other.clone(),

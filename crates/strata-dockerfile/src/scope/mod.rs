@@ -28,8 +28,16 @@ use crate::shell::Lexer;
 
 /// Build args that reach RUN steps without an ARG declaration (and stay out of history).
 pub const PROXY_ARGS: [&str; 10] = [
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
-    "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// Inputs of a resolution.
@@ -116,7 +124,12 @@ impl Resolved {
         self.stages
             .iter()
             .position(|s| s.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| name_or_index.parse::<usize>().ok().filter(|i| *i < self.stages.len()))
+            .or_else(|| {
+                name_or_index
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < self.stages.len())
+            })
     }
 }
 
@@ -152,13 +165,18 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
     let mut meta: Vec<(String, String)> = auto_args.clone();
     let mut meta_declared: Vec<(String, Option<String>)> = Vec::new();
     for inst in &df.global_args {
-        let InstructionKind::Arg(decls) = &inst.kind else { continue };
+        let InstructionKind::Arg(decls) = &inst.kind else {
+            continue;
+        };
         for d in decls {
             declared.insert(d.name.clone());
             let value = match (opts.build_args.get(&d.name), &d.default) {
                 (Some(v), _) => Some(v.clone()),
                 (None, Some(def)) => {
-                    let env = ScopeEnv { env: &[], args: &meta };
+                    let env = ScopeEnv {
+                        env: &[],
+                        args: &meta,
+                    };
                     Some(expand::word(&lexer, def, &env, inst.span)?.value)
                 }
                 (None, None) => None,
@@ -172,7 +190,10 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
 
     let mut stages: Vec<ResolvedStage> = Vec::new();
     for stage in &df.stages {
-        let meta_env = ScopeEnv { env: &[], args: &meta };
+        let meta_env = ScopeEnv {
+            env: &[],
+            args: &meta,
+        };
         let image = expand::word(&lexer, &stage.from.image, &meta_env, stage.span)?;
         let mut from_used = image.used.clone();
         let platform = match &stage.from.platform {
@@ -183,12 +204,17 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
             }
             None => None,
         };
-        let from_used: BTreeSet<String> =
-            from_used.into_iter().filter(|n| meta.iter().any(|(k, _)| k == n) || declared.contains(n)).collect();
+        let from_used: BTreeSet<String> = from_used
+            .into_iter()
+            .filter(|n| meta.iter().any(|(k, _)| k == n) || declared.contains(n))
+            .collect();
         let lower = image.value.to_ascii_lowercase();
         let base = if lower == "scratch" {
             Base::Scratch
-        } else if let Some(i) = stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())) {
+        } else if let Some(i) = stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
             Base::Stage(i)
         } else {
             Base::Image(image.value.clone())
@@ -202,12 +228,21 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
         let mut shell = vec!["/bin/sh".to_string(), "-c".to_string()];
         let mut steps = Vec::new();
         for inst in &stage.instructions {
-            let mut ctx = expand::StepCtx { lexer: &lexer, env: &mut env, args: &mut args, used: BTreeSet::new() };
+            let mut ctx = expand::StepCtx {
+                lexer: &lexer,
+                env: &mut env,
+                args: &mut args,
+                used: BTreeSet::new(),
+            };
             let kind = match &inst.kind {
                 InstructionKind::Arg(decls) => {
                     for d in decls {
                         declared.insert(d.name.clone());
-                        let value = if let Some(v) = opts.build_args.get(&d.name).filter(|_| !platform_names.contains(&d.name)) {
+                        let value = if let Some(v) = opts
+                            .build_args
+                            .get(&d.name)
+                            .filter(|_| !platform_names.contains(&d.name))
+                        {
                             ctx.used.insert(d.name.clone());
                             Some(v.clone())
                         } else if let Some(def) = &d.default {
@@ -247,11 +282,17 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
                 used = step_args.iter().map(|(k, _)| k.clone()).collect();
             } else {
                 // Only args count; a name ENV provides is not an arg dependency.
-                used.retain(|n| args.iter().any(|(k, _)| k == n) && !env.iter().any(|(k, _)| k == n));
+                used.retain(|n| {
+                    args.iter().any(|(k, _)| k == n) && !env.iter().any(|(k, _)| k == n)
+                });
                 step_args.retain(|(k, _)| used.contains(k));
             }
             steps.push(Step {
-                instruction: Instruction { kind, span: inst.span, original: inst.original.clone() },
+                instruction: Instruction {
+                    kind,
+                    span: inst.span,
+                    original: inst.original.clone(),
+                },
                 used_args: used,
                 args: step_args,
                 env: env.clone(),
@@ -269,16 +310,31 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
         });
     }
 
-    let buildkit_args =
-        opts.build_args.iter().filter(|(k, _)| k.starts_with("BUILDKIT_")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let buildkit_args = opts
+        .build_args
+        .iter()
+        .filter(|(k, _)| k.starts_with("BUILDKIT_"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let unused_build_args = opts
         .build_args
         .keys()
         .filter(|k| {
-            !declared.contains(*k) && !k.starts_with("BUILDKIT_") && !PROXY_ARGS.contains(&k.as_str()) && !platform_names.contains(*k)
+            !declared.contains(*k)
+                && !k.starts_with("BUILDKIT_")
+                && !PROXY_ARGS.contains(&k.as_str())
+                && !platform_names.contains(*k)
         })
         .cloned()
         .collect();
-    let meta_args = meta_declared.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
-    Ok(Resolved { meta_args, stages, buildkit_args, unused_build_args })
+    let meta_args = meta_declared
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    Ok(Resolved {
+        meta_args,
+        stages,
+        buildkit_args,
+        unused_build_args,
+    })
 }

@@ -16,10 +16,17 @@ impl Platform {
     /// Parses `os/arch[/variant]`.
     pub fn parse(s: &str) -> Result<Platform, ParseError> {
         let parts: Vec<&str> = s.split('/').collect();
-        let valid = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        let valid = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        };
         if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| valid(p)) {
-            return Err(ParseError::new(ErrorKind::InvalidArgument, format!("invalid platform {s:?}"))
-                .with_hint("write os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"));
+            return Err(ParseError::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid platform {s:?}"),
+            )
+            .with_hint("write os/arch[/variant], e.g. linux/amd64 or linux/arm/v7"));
         }
         Ok(Platform {
             os: parts[0].to_ascii_lowercase(),
@@ -38,7 +45,11 @@ impl Platform {
             other => other,
         };
         let variant = (architecture == "arm64").then(|| "v8".to_string());
-        Platform { os: std::env::consts::OS.to_string(), architecture: architecture.to_string(), variant }
+        Platform {
+            os: std::env::consts::OS.to_string(),
+            architecture: architecture.to_string(),
+            variant,
+        }
     }
 }
 
@@ -59,7 +70,10 @@ pub fn platform_args(target: &Platform, build: &Platform) -> Vec<(String, String
         out.push((format!("{prefix}PLATFORM"), p.to_string()));
         out.push((format!("{prefix}OS"), p.os.clone()));
         out.push((format!("{prefix}ARCH"), p.architecture.clone()));
-        out.push((format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default()));
+        out.push((
+            format!("{prefix}VARIANT"),
+            p.variant.clone().unwrap_or_default(),
+        ));
     }
     out
 }

@@ -75,7 +75,9 @@ pub(crate) fn raw_words(line: &str) -> Vec<String> {
                 word.push(c);
                 i += 1;
                 loop {
-                    let Some(&n) = chars.get(i) else { return Vec::new() };
+                    let Some(&n) = chars.get(i) else {
+                        return Vec::new();
+                    };
                     word.push(n);
                     i += 1;
                     if n == c {
@@ -97,7 +99,9 @@ pub(crate) fn raw_words(line: &str) -> Vec<String> {
                     word.push('-');
                     i += 1;
                 }
-                while chars.get(i).is_some_and(|c| *c == ' ' || *c == '\t') {
+                // Blanks stay in the word: `<< -EOF` names `-EOF`, `<<- EOF` is a chomp.
+                while let Some(&b) = chars.get(i).filter(|c| **c == ' ' || **c == '\t') {
+                    word.push(b);
                     i += 1;
                 }
             }
@@ -184,7 +188,9 @@ fn unquote(src: &str, keep_quotes: bool) -> Result<Vec<String>, ParseError> {
 /// Parses one word as a heredoc marker. `Ok(None)` when the word is not a heredoc.
 pub fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, ParseError> {
     let digits = word.len() - word.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-    let Some(rest) = word[digits..].strip_prefix("<<") else { return Ok(None) };
+    let Some(rest) = word[digits..].strip_prefix("<<") else {
+        return Ok(None);
+    };
     let (chomp, rest) = match rest.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, rest),
@@ -201,7 +207,13 @@ pub fn parse_heredoc(word: &str) -> Result<Option<Heredoc>, ParseError> {
     let raw = unquote(rest, true)?;
     let count = |s: &str| s.chars().filter(|c| *c == '\'' || *c == '"').count();
     let expand = raw.len() == 1 && count(&plain[0]) == count(&raw[0]);
-    Ok(Some(Heredoc { name: plain[0].clone(), content: String::new(), expand, chomp, file_descriptor }))
+    Ok(Some(Heredoc {
+        name: plain[0].clone(),
+        content: String::new(),
+        expand,
+        chomp,
+        file_descriptor,
+    }))
 }
 
 /// All heredocs named on an instruction line, in order.
@@ -221,7 +233,17 @@ mod tests {
 
     #[test]
     fn heredoc_words() {
-        for ok in ["<<EOF", "<<'EOF'", "<<\"EOF\"", "<<-EOF", "<<-'EOF'", "<<-\"EOF\"", "<<EO\"F\"", "<< EOF", "<<- EOF"] {
+        for ok in [
+            "<<EOF",
+            "<<'EOF'",
+            "<<\"EOF\"",
+            "<<-EOF",
+            "<<-'EOF'",
+            "<<-\"EOF\"",
+            "<<EO\"F\"",
+            "<< EOF",
+            "<<- EOF",
+        ] {
             assert_eq!(parse_heredoc(ok).unwrap().unwrap().name, "EOF", "{ok}");
         }
         for bad in ["<<'EOF", "<<\"EOF", "<<EOF'", "<<EOF\""] {
@@ -234,7 +256,13 @@ mod tests {
 
     #[test]
     fn names_from_line() {
-        let names = |l: &str| heredocs_from_line(l).unwrap().into_iter().map(|h| h.name).collect::<Vec<_>>();
+        let names = |l: &str| {
+            heredocs_from_line(l)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.name)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("RUN <<EOF"), ["EOF"]);
         assert_eq!(names("RUN <<-EOF"), ["EOF"]);
         assert_eq!(names("RUN <<- EOF"), ["EOF"]);

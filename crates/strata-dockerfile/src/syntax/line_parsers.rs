@@ -230,14 +230,14 @@ pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
 /// The outcome of trying the JSON-array form.
 enum Json {
     Array(Vec<String>),
-    NotJson,
+    Other,
     NotStringArray,
 }
 
 fn parse_json(rest: &str) -> Json {
     let rest = rest.trim_start();
     if !rest.starts_with('[') {
-        return Json::NotJson;
+        return Json::Other;
     }
     match serde_json::from_str::<Vec<serde_json::Value>>(rest) {
         Ok(values) => {
@@ -251,13 +251,16 @@ fn parse_json(rest: &str) -> Json {
             Json::Array(out)
         }
         // Not valid JSON: the caller falls back to the shell form.
-        Err(_) => Json::NotJson,
+        Err(_) => Json::Other,
     }
 }
 
 fn not_string_array() -> ParseError {
-    ParseError::new(ErrorKind::Syntax, "dockerfile json arrays must contain only strings")
-        .with_hint("write every element as a double-quoted string, e.g. [\"echo\", \"hi\"]")
+    ParseError::new(
+        ErrorKind::Syntax,
+        "dockerfile json arrays must contain only strings",
+    )
+    .with_hint("write every element as a double-quoted string, e.g. [\"echo\", \"hi\"]")
 }
 
 fn maybe_json(rest: &str) -> Result<Args, ParseError> {
@@ -265,17 +268,25 @@ fn maybe_json(rest: &str) -> Result<Args, ParseError> {
         return Ok(Args::default());
     }
     match parse_json(rest) {
-        Json::Array(words) => Ok(Args { words, json: true, sub: None }),
+        Json::Array(words) => Ok(Args {
+            words,
+            json: true,
+            sub: None,
+        }),
         Json::NotStringArray => Err(not_string_array()),
-        Json::NotJson => Ok(Args::words(vec![rest.to_string()])),
+        Json::Other => Ok(Args::words(vec![rest.to_string()])),
     }
 }
 
 fn maybe_json_to_list(rest: &str) -> Result<Args, ParseError> {
     match parse_json(rest) {
-        Json::Array(words) => Ok(Args { words, json: true, sub: None }),
+        Json::Array(words) => Ok(Args {
+            words,
+            json: true,
+            sub: None,
+        }),
         Json::NotStringArray => Err(not_string_array()),
-        Json::NotJson => Ok(strings_ws(rest)),
+        Json::Other => Ok(strings_ws(rest)),
     }
 }
 
@@ -295,10 +306,17 @@ fn name_val(rest: &str, key: &str, escape: char) -> Result<Args, ParseError> {
         // Legacy `KEY name value` form: the whole rest after the name is the value.
         let parts = split_ws(rest, 2);
         if parts.len() < 2 {
-            return Err(ParseError::new(ErrorKind::InvalidArgument, format!("{key} must have two arguments"))
-                .with_hint(format!("write {key} name=value")));
+            return Err(ParseError::new(
+                ErrorKind::InvalidArgument,
+                format!("{key} must have two arguments"),
+            )
+            .with_hint(format!("write {key} name=value")));
         }
-        return Ok(Args::words(vec![parts[0].clone(), parts[1].clone(), String::new()]));
+        return Ok(Args::words(vec![
+            parts[0].clone(),
+            parts[1].clone(),
+            String::new(),
+        ]));
     }
     let mut out = Vec::with_capacity(words.len() * 3);
     for word in words {
@@ -327,11 +345,20 @@ fn health_config(rest: &str, escape: char) -> Result<Args, ParseError> {
     let cmd = maybe_json(after)?;
     let mut words = vec![typ.to_string()];
     words.extend(cmd.words);
-    Ok(Args { words, json: cmd.json, sub: None })
+    Ok(Args {
+        words,
+        json: cmd.json,
+        sub: None,
+    })
 }
 
 /// Dispatches the argument text to the parser for `cmd` (lowercased keyword).
-pub(crate) fn parse_args(cmd: &str, rest: &str, escape: char, depth: usize) -> Result<Args, ParseError> {
+pub(crate) fn parse_args(
+    cmd: &str,
+    rest: &str,
+    escape: char,
+    depth: usize,
+) -> Result<Args, ParseError> {
     match cmd {
         "add" | "copy" | "volume" => maybe_json_to_list(rest),
         "arg" => Ok(Args::words(parse_words(rest, escape))),
@@ -352,11 +379,18 @@ pub(crate) fn parse_args(cmd: &str, rest: &str, escape: char, depth: usize) -> R
                 return Ok(Args::default());
             }
             if depth >= MAX_NESTING {
-                return Err(ParseError::new(ErrorKind::TooLarge, "ONBUILD triggers nested too deeply")
-                    .with_hint("an ONBUILD trigger cannot itself be ONBUILD"));
+                return Err(ParseError::new(
+                    ErrorKind::TooLarge,
+                    "ONBUILD triggers nested too deeply",
+                )
+                .with_hint("an ONBUILD trigger cannot itself be ONBUILD"));
             }
             let child = node_from_line(rest, escape, depth + 1)?;
-            Ok(Args { words: Vec::new(), json: false, sub: Some(Box::new(child)) })
+            Ok(Args {
+                words: Vec::new(),
+                json: false,
+                sub: Some(Box::new(child)),
+            })
         }
         // Unknown keywords parse to an empty node; the typed layer reports them.
         _ => Ok(Args::default()),
@@ -384,10 +418,19 @@ mod tests {
 
     #[test]
     fn words_keep_quotes() {
-        assert_eq!(parse_words("foo bar 'abc xyz'", '\\'), ["foo", "bar", "'abc xyz'"]);
-        assert_eq!(parse_words(r#"foo bar "abc xyz""#, '\\'), ["foo", "bar", "\"abc xyz\""]);
+        assert_eq!(
+            parse_words("foo bar 'abc xyz'", '\\'),
+            ["foo", "bar", "'abc xyz'"]
+        );
+        assert_eq!(
+            parse_words(r#"foo bar "abc xyz""#, '\\'),
+            ["foo", "bar", "\"abc xyz\""]
+        );
         assert_eq!(parse_words(r"foo\ bar", '\\'), [r"foo\ bar"]);
-        assert_eq!(parse_words("föo bàr \"âbc xÿz\"", '\\'), ["föo", "bàr", "\"âbc xÿz\""]);
+        assert_eq!(
+            parse_words("föo bàr \"âbc xÿz\"", '\\'),
+            ["föo", "bàr", "\"âbc xÿz\""]
+        );
         assert_eq!(parse_words("foo=bar", '\\'), ["foo=bar"]);
     }
 
@@ -395,10 +438,16 @@ mod tests {
     fn json_detection() {
         assert!(matches!(parse_json("[]"), Json::Array(v) if v.is_empty()));
         assert!(matches!(parse_json("\t[ \"a\",\t\"b\" ]\t"), Json::Array(v) if v == ["a", "b"]));
-        for bad in [r#"["a",42,"b"]"#, r#"["a",{},"b"]"#, r#"["a",["c"],"b"]"#, r#"["a",null,"b"]"#, r#"["a",true,"b"]"#] {
+        for bad in [
+            r#"["a",42,"b"]"#,
+            r#"["a",{},"b"]"#,
+            r#"["a",["c"],"b"]"#,
+            r#"["a",null,"b"]"#,
+            r#"["a",true,"b"]"#,
+        ] {
             assert!(matches!(parse_json(bad), Json::NotStringArray), "{bad}");
         }
-        assert!(matches!(parse_json("['a']"), Json::NotJson));
+        assert!(matches!(parse_json("['a']"), Json::Other));
     }
 
     #[test]

@@ -74,26 +74,27 @@ pub struct SyntaxTree {
 
 impl SyntaxTree {
     pub fn directive(&self, name: &str) -> Option<&str> {
-        self.directives.iter().find(|d| d.name == name).map(|d| d.value.as_str())
+        self.directives
+            .iter()
+            .find(|d| d.name == name)
+            .map(|d| d.value.as_str())
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Args {
     pub words: Vec<String>,
     pub json: bool,
     pub sub: Option<Box<Node>>,
 }
 
-impl Default for Args {
-    fn default() -> Self {
-        Args { words: Vec::new(), json: false, sub: None }
-    }
-}
-
 impl Args {
     pub(crate) fn words(words: Vec<String>) -> Self {
-        Args { words, json: false, sub: None }
+        Args {
+            words,
+            json: false,
+            sub: None,
+        }
     }
 }
 
@@ -125,9 +126,12 @@ impl Directives {
         }
         let span = Span::new(line_no, 1, line_no, line.chars().count() + 1);
         if self.found.iter().any(|d| d.name == name) {
-            return Err(ParseError::new(ErrorKind::Directive, format!("only one {name} parser directive can be used"))
-                .at(span)
-                .with_hint("remove the repeated directive"));
+            return Err(ParseError::new(
+                ErrorKind::Directive,
+                format!("only one {name} parser directive can be used"),
+            )
+            .at(span)
+            .with_hint("remove the repeated directive"));
         }
         if name == "escape" {
             self.escape = match value {
@@ -143,7 +147,11 @@ impl Directives {
                 }
             };
         }
-        self.found.push(Directive { name, value: value.to_string(), line: line_no });
+        self.found.push(Directive {
+            name,
+            value: value.to_string(),
+            line: line_no,
+        });
         Ok(())
     }
 }
@@ -193,7 +201,10 @@ fn can_contain_heredoc(node: &Node) -> bool {
         (Some(sub), true) => sub,
         _ => node,
     };
-    matches!(node.value.to_ascii_lowercase().as_str(), "run" | "copy" | "add") && !node.json
+    matches!(
+        node.value.to_ascii_lowercase().as_str(),
+        "run" | "copy" | "add"
+    ) && !node.json
 }
 
 fn leading_ws_chars(s: &str) -> usize {
@@ -203,11 +214,18 @@ fn leading_ws_chars(s: &str) -> usize {
 /// Parses Dockerfile text into its syntax tree.
 pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
     if text.len() > MAX_FILE_BYTES {
-        return Err(ParseError::new(ErrorKind::TooLarge, format!("dockerfile larger than {MAX_FILE_BYTES} bytes")));
+        return Err(ParseError::new(
+            ErrorKind::TooLarge,
+            format!("dockerfile larger than {MAX_FILE_BYTES} bytes"),
+        ));
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    if let Some((n, _)) = lines.iter().enumerate().find(|(_, l)| trim_newline(l).len() > MAX_LINE_BYTES) {
+    if let Some((n, _)) = lines
+        .iter()
+        .enumerate()
+        .find(|(_, l)| trim_newline(l).len() > MAX_LINE_BYTES)
+    {
         return Err(ParseError::new(
             ErrorKind::TooLarge,
             format!("dockerfile line greater than max allowed size of {MAX_LINE_BYTES}"),
@@ -216,7 +234,12 @@ pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
         .with_hint("split the line with continuation characters"));
     }
 
-    let mut d = Directives { escape: '\\', done: false, physical: 0, found: Vec::new() };
+    let mut d = Directives {
+        escape: '\\',
+        done: false,
+        physical: 0,
+        found: Vec::new(),
+    };
     let mut children: Vec<Node> = Vec::new();
     let mut warnings = Vec::new();
     let mut comments: Vec<String> = Vec::new();
@@ -262,13 +285,24 @@ pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
             eol = end;
             line.push_str(&cont);
             if line.len() > MAX_LOGICAL_LINE_BYTES {
-                return Err(ParseError::new(ErrorKind::TooLarge, "instruction longer than 4 MiB after joining continuation lines")
-                    .at(Span::new(start_line, start_col, current_line, 1)));
+                return Err(ParseError::new(
+                    ErrorKind::TooLarge,
+                    "instruction longer than 4 MiB after joining continuation lines",
+                )
+                .at(Span::new(start_line, start_col, current_line, 1)));
             }
         }
-        let end_of_args = Span::new(start_line, start_col, current_line, lines[i - 1].chars().count() + 1);
+        let end_of_args = Span::new(
+            start_line,
+            start_col,
+            current_line,
+            lines[i - 1].chars().count() + 1,
+        );
         if has_empty {
-            warnings.push(Warning { message: format!("Empty continuation line found in: {line}"), span: end_of_args });
+            warnings.push(Warning {
+                message: format!("Empty continuation line found in: {line}"),
+                span: end_of_args,
+            });
         }
 
         let locate = |e: ParseError, end_line: usize| {
@@ -278,7 +312,8 @@ pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
                 e.at(Span::new(start_line, start_col, end_line, 1))
             }
         };
-        let mut node = line_parsers::node_from_line(&line, d.escape, 0).map_err(|e| locate(e, current_line))?;
+        let mut node = line_parsers::node_from_line(&line, d.escape, 0)
+            .map_err(|e| locate(e, current_line))?;
         if can_contain_heredoc(&node) && line.contains("<<") {
             let docs = heredoc::heredocs_from_line(&line).map_err(|e| locate(e, current_line))?;
             for mut doc in docs {
@@ -300,7 +335,10 @@ pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
                 if !terminated {
                     return Err(ParseError::new(ErrorKind::Syntax, "unterminated heredoc")
                         .at(Span::new(start_line, start_col, current_line, 1))
-                        .with_hint(format!("end the heredoc with a line holding only `{}`", doc.name)));
+                        .with_hint(format!(
+                            "end the heredoc with a line holding only `{}`",
+                            doc.name
+                        )));
                 }
                 node.heredocs.push(doc);
             }
@@ -315,9 +353,22 @@ pub fn parse_syntax(text: &str) -> Result<SyntaxTree, ParseError> {
     }
 
     let Some(first) = children.first() else {
-        return Err(ParseError::new(ErrorKind::Empty, "file with no instructions")
-            .with_hint("a Dockerfile needs at least a FROM instruction"));
+        return Err(
+            ParseError::new(ErrorKind::Empty, "file with no instructions")
+                .with_hint("a Dockerfile needs at least a FROM instruction"),
+        );
     };
-    let span = Span::new(first.span.start.line, 1, children.last().map_or(1, |c| c.span.end.line), 1);
-    Ok(SyntaxTree { children, directives: d.found, escape: d.escape, warnings, span })
+    let span = Span::new(
+        first.span.start.line,
+        1,
+        children.last().map_or(1, |c| c.span.end.line),
+        1,
+    );
+    Ok(SyntaxTree {
+        children,
+        directives: d.found,
+        escape: d.escape,
+        warnings,
+        span,
+    })
 }
