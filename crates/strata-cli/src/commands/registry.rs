@@ -102,7 +102,9 @@ fn humantime_parse(s: &str) -> Result<Duration, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?} (e.g. 30m, 2h, 7d)"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 30m, 2h, 7d)"))?;
     let secs = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -138,7 +140,10 @@ fn load_config(a: &StorageArgs) -> anyhow::Result<Config> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 pub fn run(cmd: RegistryCommand, _global: &crate::Global) -> anyhow::Result<ExitCode> {
@@ -187,7 +192,11 @@ fn run_gc(a: GcArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let verb = if report.dry_run { "would remove" } else { "removed" };
+        let verb = if report.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
         for b in &report.blobs_deleted {
             println!("{verb} blob {b}");
         }
@@ -219,14 +228,25 @@ fn run_retention(a: RetentionArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let verb = if report.dry_run { "would delete" } else { "deleted" };
+        let verb = if report.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
         for r in &report.tags_removed {
-            println!("{verb} {}:{} ({}) — {}", r.repository, r.tag, r.digest, r.reason);
+            println!(
+                "{verb} {}:{} ({}) — {}",
+                r.repository, r.tag, r.digest, r.reason
+            );
         }
         for m in &report.manifests_removed {
             println!("{verb} manifest {m}");
         }
-        println!("{verb} {} tags, {} manifests", report.tags_removed.len(), report.manifests_removed.len());
+        println!(
+            "{verb} {} tags, {} manifests",
+            report.tags_removed.len(),
+            report.manifests_removed.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
