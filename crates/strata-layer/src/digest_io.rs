@@ -130,7 +130,7 @@ pub struct LayerReader<'a> {
 }
 
 impl<'a> LayerReader<'a> {
-    /// `compression` `None` detects it from the magic bytes.
+    /// `compression` is the declared type; the magic bytes decide (see [`decompress`]).
     pub fn new<R: Read + 'a>(blob: R, compression: Option<Compression>) -> Result<Self> {
         let tar = decompress(blob, compression).map_err(|e| Error::io("<layer blob>", e))?;
         Ok(LayerReader {
@@ -184,10 +184,16 @@ mod tests {
     }
 
     #[test]
-    fn mislabelled_blob_is_an_error() {
+    fn magic_bytes_win_over_the_declared_type() {
         let mut w = LayerWriter::new(Vec::new(), &CompressOptions::new(Compression::Zstd)).unwrap();
         w.write_all(b"data").unwrap();
-        let (blob, _) = w.finish().unwrap();
-        assert!(LayerReader::new(&blob[..], Some(Compression::Gzip)).is_err());
+        let (blob, d) = w.finish().unwrap();
+        for declared in [Some(Compression::Gzip), Some(Compression::None), None] {
+            let mut r = LayerReader::new(&blob[..], declared).unwrap();
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).unwrap();
+            assert_eq!(out, b"data");
+            assert_eq!(r.finish().unwrap().0, d.diff_id);
+        }
     }
 }

@@ -338,3 +338,30 @@ fn ownership_is_applied_as_root() {
     let n = fs::symlink_metadata(s.root.join("dir/null")).unwrap();
     assert_eq!(n.rdev(), rustix::fs::makedev(1, 3));
 }
+
+#[test]
+fn file_capabilities_survive_chown() {
+    if !common::have_root("file_capabilities_survive_chown") {
+        return;
+    }
+    // VFS_CAP_REVISION_2 | effective, permitted = CAP_NET_RAW (bit 13).
+    let mut cap = Vec::new();
+    for word in [0x0200_0001u32, 1 << 13, 0, 0, 0] {
+        cap.extend_from_slice(&word.to_le_bytes());
+    }
+    let mut e = Entry::new(
+        "bin/ping",
+        EntryKind::File(FileData::Bytes(b"\x7fELF".to_vec())),
+        0o4755,
+    );
+    (e.uid, e.gid) = (1000, 1000);
+    e.xattrs.insert("security.capability".into(), cap.clone());
+    let mut tar = Vec::new();
+    write_entries(vec![e], &mut tar, &WriteOptions::default()).unwrap();
+    let s = Scratch::new();
+    s.apply(&tar).unwrap();
+    let path = s.root.join("bin/ping");
+    assert_eq!(xattr::get(&path, "security.capability").unwrap(), Some(cap));
+    let m = fs::metadata(&path).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (1000, 0o4755));
+}

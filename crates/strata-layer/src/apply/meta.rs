@@ -126,8 +126,9 @@ fn set_err(raw: &[u8], what: &str, e: rustix::io::Errno) -> Error {
     }
 }
 
-/// chown + chmod + utimes on `name` in `dir` without following symlinks (chmod is skipped
-/// for symlinks, whose mode Linux ignores).
+/// chown, xattrs, chmod, utimes on `name` in `dir` without following symlinks (chmod is
+/// skipped for symlinks, whose mode Linux ignores). The order matters: chown drops
+/// `security.capability` and setuid bits, so xattrs and mode come after it.
 pub(crate) fn set_at(
     dir: impl AsFd,
     name: &[u8],
@@ -142,6 +143,7 @@ pub(crate) fn set_at(
         rustix::fs::chownat(&dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| fail("owner", e))?;
     }
+    set_xattrs_at(&dir, name, m, raw)?;
     if !symlink {
         rustix::fs::chmodat(&dir, name, mode(m), AtFlags::empty()).map_err(|e| fail("mode", e))?;
     }
@@ -150,14 +152,14 @@ pub(crate) fn set_at(
     Ok(())
 }
 
-/// chown + chmod + utimes on an open file or directory.
+/// chown, xattrs, chmod, utimes on an open file or directory (order as for [`set_at`]).
 pub(crate) fn set_fd(fd: impl AsFd, m: &Meta, raw: &[u8], chown: bool) -> Result<()> {
     let fail = |what: &str, e: rustix::io::Errno| set_err(raw, what, e);
     if chown {
         let (u, g) = ids(m, raw)?;
         rustix::fs::fchown(&fd, Some(u), Some(g)).map_err(|e| fail("owner", e))?;
     }
-    // After chown, which clears setuid/setgid bits.
+    set_xattrs_fd(&fd, m, raw)?;
     rustix::fs::fchmod(&fd, mode(m)).map_err(|e| fail("mode", e))?;
     rustix::fs::futimens(&fd, &times(m.mtime)).map_err(|e| fail("mtime", e))?;
     Ok(())

@@ -67,7 +67,7 @@ pub enum Ownership {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOptions {
-    /// `None` detects from the magic bytes.
+    /// The declared compression; the magic bytes decide (see [`crate::decompress`]).
     pub compression: Option<Compression>,
     pub whiteouts: WhiteoutMode,
     pub devices: DevicePolicy,
@@ -207,7 +207,8 @@ struct Applier<'o> {
     /// Paths this layer created or wrote into (including parents it implied): whiteouts
     /// and opaque markers leave these alone.
     touched: HashSet<Vec<u8>>,
-    /// Directory entries whose owner, mode and times are set once all content is in place.
+    /// Directory entries whose owner, xattrs, mode and times are set once all content is in
+    /// place (a read-only mode must not block their own extraction).
     dirs: Vec<(Vec<u8>, Vec<u8>, Meta)>,
     counts: Counts,
 }
@@ -252,10 +253,6 @@ impl Applier<'_> {
                     rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700))
                         .map_err(|e| self.fs_err(&comps, e))?;
                 }
-                if !meta.xattrs.is_empty() {
-                    let fd = self.open_child_dir(&dir, &comps, name)?;
-                    meta::set_xattrs_fd(&fd, &meta, &raw)?;
-                }
                 self.counts.dirs += 1;
                 self.dirs.push((join(&comps), raw, meta));
             }
@@ -276,7 +273,6 @@ impl Applier<'_> {
                         self.io_err(&comps, e)
                     }
                 })?;
-                meta::set_xattrs_fd(&file, &meta, &raw)?;
                 meta::set_fd(&file, &meta, &raw, self.chown)?;
                 self.counts.files += 1;
                 self.counts.file_bytes += n;
@@ -292,7 +288,6 @@ impl Applier<'_> {
                 self.r.remove_all(&dir, &comps, name)?;
                 rustix::fs::symlinkat(target.as_slice(), &dir, *name)
                     .map_err(|e| self.fs_err(&comps, e))?;
-                meta::set_xattrs_at(&dir, name, &meta, &raw)?;
                 meta::set_at(&dir, name, &meta, &raw, self.chown, true)?;
                 self.counts.symlinks += 1;
             }
@@ -334,7 +329,6 @@ impl Applier<'_> {
                     }
                     Err(e) => return Err(self.fs_err(&comps, e)),
                 }
-                meta::set_xattrs_at(&dir, name, &meta, &raw)?;
                 meta::set_at(&dir, name, &meta, &raw, self.chown, false)?;
                 self.counts.devices += 1;
             }
