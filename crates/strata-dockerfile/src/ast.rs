@@ -33,7 +33,7 @@ pub struct Stage {
     pub index: usize,
     /// Lowercased `AS` name.
     pub name: Option<String>,
-    pub from: From,
+    pub from: FromSpec,
     /// The FROM instruction's span.
     pub span: Span,
     /// Instructions after FROM.
@@ -54,15 +54,15 @@ pub struct Instruction {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "instruction", content = "args", rename_all = "lowercase")]
 pub enum InstructionKind {
-    From(From),
-    Run(Run),
+    From(FromSpec),
+    Run(RunSpec),
     Cmd(CommandLine),
     Label(Vec<KeyValue>),
     Maintainer(String),
     Expose(Vec<String>),
     Env(Vec<KeyValue>),
-    Add(Add),
-    Copy(Copy),
+    Add(AddSpec),
+    Copy(CopySpec),
     Entrypoint(CommandLine),
     Volume(Vec<String>),
     User(String),
@@ -102,7 +102,7 @@ impl InstructionKind {
 
 /// `FROM [--platform=p] image [AS name]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct From {
+pub struct FromSpec {
     pub image: String,
     pub name: Option<String>,
     pub platform: Option<String>,
@@ -127,7 +127,7 @@ impl CommandLine {
 
 /// `RUN [--mount…] [--network=…] [--security=…] command`, with its heredoc files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Run {
+pub struct RunSpec {
     pub command: CommandLine,
     pub mounts: Vec<MountSpec>,
     pub network: Option<NetworkMode>,
@@ -198,7 +198,7 @@ pub struct CopyFlags {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Copy {
+pub struct CopySpec {
     pub sources: Vec<Source>,
     pub dest: String,
     /// `--from`: a stage name, stage index, or image reference.
@@ -208,7 +208,7 @@ pub struct Copy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Add {
+pub struct AddSpec {
     pub sources: Vec<Source>,
     pub dest: String,
     pub checksum: Option<String>,

@@ -238,7 +238,7 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
                     .at(flag_span(node, "security")))
                 }
             };
-            InstructionKind::Run(Run {
+            InstructionKind::Run(RunSpec {
                 command: command(),
                 mounts,
                 network,
@@ -384,7 +384,7 @@ fn syntax_rest(line: &str) -> String {
     }
 }
 
-fn parse_from(node: &Node, flags: &Flags) -> Result<From, ParseError> {
+fn parse_from(node: &Node, flags: &Flags) -> Result<FromSpec, ParseError> {
     let args = &node.args;
     let (image, name) = match args.as_slice() {
         [image] => (image.clone(), None),
@@ -411,7 +411,7 @@ fn parse_from(node: &Node, flags: &Flags) -> Result<From, ParseError> {
             ));
         }
     };
-    Ok(From {
+    Ok(FromSpec {
         image,
         name,
         platform: flags.value("platform").map(str::to_string),
@@ -481,7 +481,7 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
             )
             .at(flag_span(node, "from")));
         }
-        Ok(InstructionKind::Copy(Copy {
+        Ok(InstructionKind::Copy(CopySpec {
             sources,
             dest,
             from: flags.value("from").map(str::to_string),
@@ -509,7 +509,7 @@ fn parse_copy_like(node: &Node, kw: &str, flags: &Flags) -> Result<InstructionKi
                 ));
             }
         }
-        Ok(InstructionKind::Add(Add {
+        Ok(InstructionKind::Add(AddSpec {
             sources,
             dest,
             checksum: flags.value("checksum").map(str::to_string),

@@ -176,14 +176,14 @@ impl StepCtx<'_> {
             InstructionKind::User(w) => InstructionKind::User(self.expand(w, span)?),
             InstructionKind::Workdir(w) => InstructionKind::Workdir(self.expand(w, span)?),
             InstructionKind::StopSignal(w) => InstructionKind::StopSignal(self.expand(w, span)?),
-            InstructionKind::Copy(c) => InstructionKind::Copy(Copy {
+            InstructionKind::Copy(c) => InstructionKind::Copy(CopySpec {
                 sources: self.sources(&c.sources, span)?,
                 dest: self.expand(&c.dest, span)?,
                 from: self.opt(&c.from, span)?,
                 parents: c.parents,
                 flags: self.copy_flags(&c.flags, span)?,
             }),
-            InstructionKind::Add(a) => InstructionKind::Add(Add {
+            InstructionKind::Add(a) => InstructionKind::Add(AddSpec {
                 sources: self.sources(&a.sources, span)?,
                 dest: self.expand(&a.dest, span)?,
                 checksum: self.opt(&a.checksum, span)?,
@@ -197,7 +197,7 @@ impl StepCtx<'_> {
                     .iter()
                     .map(|m| self.mount(m, span))
                     .collect::<Result<_, _>>()?;
-                InstructionKind::Run(Run {
+                InstructionKind::Run(RunSpec {
                     mounts,
                     ..r.clone()
                 })
