@@ -1,0 +1,584 @@
+//! COPY and ADD: select sources, apply BuildKit's destination rules, and stage the copied
+//! files as the new layer's snapshot directory (which is also what the layer tar is written
+//! from, so the snapshot and the layer cannot disagree).
+//!
+//! Rules, as BuildKit applies them:
+//! - sources are relative to the context root (a leading `/` and `..` cannot leave it);
+//! - a directory source copies its *contents*; a file goes to `dest/<name>` when `dest` ends
+//!   with `/`, names an existing directory, or several sources / a wildcard are given, and to
+//!   `dest` itself otherwise;
+//! - a relative `dest` is relative to WORKDIR; missing parents are created;
+//! - new files and directories belong to 0:0 unless `--chown`; modes are kept unless
+//!   `--chmod`; mtimes are kept.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use filetime::FileTime;
+use strata_dockerfile::ast::{Chmod, Source};
+use strata_dockerfile::dockerignore::Matcher;
+
+use crate::error::{BuildError, Result};
+use crate::fsview;
+
+/// Where a COPY reads from.
+pub enum SourceRoot<'a> {
+    /// The build context, already filtered by `.dockerignore`.
+    Context(&'a crate::context::Context),
+    /// A directory holding a stage's or image's merged root filesystem.
+    Dir(&'a Path),
+}
+
+/// One COPY/ADD, words expanded.
+pub struct CopyJob<'a> {
+    pub sources: &'a [Source],
+    pub dest: &'a str,
+    pub workdir: &'a str,
+    pub owner: Option<(u32, u32)>,
+    pub chmod: Option<&'a Chmod>,
+    pub parents: bool,
+    pub exclude: &'a [String],
+    /// ADD: extract local tar archives.
+    pub unpack_archives: bool,
+}
+
+/// A file selected for copying: where it comes from and where it lands (image path).
+#[derive(Debug, Clone)]
+struct Planned {
+    from: Option<PathBuf>,
+    inline: Option<Vec<u8>>,
+    to: String,
+    meta: Option<fs::Metadata>,
+}
+
+pub fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `fnmatch` for one path component: `*`, `?`, `[...]` (with `!`/`^` negation), `\` escapes.
+pub fn glob_component(pattern: &str, name: &str) -> bool {
+    fn inner(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| inner(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && inner(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(c) = n.first() else { return false };
+                let mut i = 1;
+                let negate = matches!(p.get(1), Some('!') | Some('^'));
+                if negate {
+                    i += 1;
+                }
+                let mut matched = false;
+                let start = i;
+                while i < p.len() && (p[i] != ']' || i == start) {
+                    if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
+                        matched |= p[i] <= *c && *c <= p[i + 2];
+                        i += 3;
+                    } else {
+                        matched |= p[i] == *c;
+                        i += 1;
+                    }
+                }
+                if i >= p.len() {
+                    return false;
+                }
+                matched != negate && inner(&p[i + 1..], &n[1..])
+            }
+            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && inner(&p[2..], &n[1..]),
+            Some(c) => n.first() == Some(c) && inner(&p[1..], &n[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    inner(&p, &n)
+}
+
+/// Clean a source path to be relative to the root: no leading `/`, no `.`, `..` clamped.
+pub fn clean_rel(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out.join("/")
+}
+
+/// Resolve `dest` against WORKDIR to an absolute image path, keeping a trailing `/`.
+pub fn dest_path(dest: &str, workdir: &str) -> (String, bool) {
+    let trailing = dest.ends_with('/') || dest == "." || dest.ends_with("/.");
+    let joined = if dest.starts_with('/') {
+        dest.to_owned()
+    } else {
+        format!("{workdir}/{dest}")
+    };
+    (format!("/{}", clean_rel(&joined)), trailing)
+}
+
+/// Paths (relative to the root) of the entries a source names, with whether a wildcard matched.
+fn select(root: &SourceRoot<'_>, source: &str) -> Result<(Vec<String>, bool)> {
+    let rel = clean_rel(source);
+    if !has_glob(&rel) {
+        let exists = match root {
+            SourceRoot::Context(ctx) => rel.is_empty() || ctx.get(&rel).is_some(),
+            SourceRoot::Dir(d) => fs::symlink_metadata(d.join(&rel)).is_ok(),
+        };
+        if !exists {
+            return Err(BuildError::not_found(format!(
+                "failed to compute cache key: \"/{rel}\": not found"
+            )));
+        }
+        return Ok((vec![rel], false));
+    }
+    let pattern: Vec<&str> = rel.split('/').collect();
+    let mut matches = Vec::new();
+    match root {
+        SourceRoot::Context(ctx) => {
+            for e in ctx.entries() {
+                let comps: Vec<&str> = e.path.split('/').collect();
+                if comps.len() == pattern.len()
+                    && comps
+                        .iter()
+                        .zip(&pattern)
+                        .all(|(c, p)| glob_component(p, c))
+                {
+                    matches.push(e.path.clone());
+                }
+            }
+        }
+        SourceRoot::Dir(d) => {
+            let mut level = vec![String::new()];
+            for p in &pattern {
+                let mut next = Vec::new();
+                for dir in &level {
+                    let Ok(rd) = fs::read_dir(d.join(dir)) else {
+                        continue;
+                    };
+                    let mut names: Vec<String> = rd
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    for n in names.into_iter().filter(|n| glob_component(p, n)) {
+                        next.push(if dir.is_empty() {
+                            n
+                        } else {
+                            format!("{dir}/{n}")
+                        });
+                    }
+                }
+                level = next;
+            }
+            matches = level;
+        }
+    }
+    if matches.is_empty() {
+        return Err(BuildError::not_found(format!(
+            "failed to compute cache key: no source files were specified for pattern \"{source}\""
+        )));
+    }
+    Ok((matches, true))
+}
+
+struct Walker<'a> {
+    root: &'a SourceRoot<'a>,
+    exclude: Option<Matcher>,
+}
+
+impl Walker<'_> {
+    fn abs(&self, rel: &str) -> PathBuf {
+        match self.root {
+            SourceRoot::Context(ctx) => ctx.root().join(rel),
+            SourceRoot::Dir(d) => d.join(rel),
+        }
+    }
+
+    fn excluded(&self, rel: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|m| m.matches(rel))
+    }
+
+    /// Entries strictly below `rel`, parents first.
+    fn below(&self, rel: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        match self.root {
+            SourceRoot::Context(ctx) => {
+                for e in ctx.subtree(rel).filter(|e| e.path != rel) {
+                    out.push(e.path.clone());
+                }
+            }
+            SourceRoot::Dir(d) => {
+                let base = d.join(rel);
+                for e in walkdir::WalkDir::new(&base)
+                    .min_depth(1)
+                    .sort_by_file_name()
+                {
+                    let e =
+                        e.map_err(|e| BuildError::internal(format!("{}: {e}", base.display())))?;
+                    let sub = e.path().strip_prefix(d).unwrap_or(e.path());
+                    out.push(sub.to_string_lossy().into_owned());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Stage the files of `job` into `stage_fs` (the new layer's directory). `lowers` is the
+/// destination image's snapshot stack (bottom first), for existing-directory checks.
+pub fn stage_copy(
+    job: &CopyJob<'_>,
+    root: &SourceRoot<'_>,
+    lowers: &[PathBuf],
+    stage_fs: &Path,
+) -> Result<u64> {
+    let (dest, trailing) = dest_path(job.dest, job.workdir);
+    let exclude = if job.exclude.is_empty() {
+        None
+    } else {
+        Some(
+            Matcher::new(job.exclude)
+                .map_err(|e| BuildError::internal(format!("--exclude: {e}")))?,
+        )
+    };
+    let walker = Walker { root, exclude };
+    let mut selections = Vec::new();
+    let mut any_glob = false;
+    let mut inline_count = 0;
+    for s in job.sources {
+        match s {
+            Source::Path(p) => {
+                let (sel, glob) = select(root, p)?;
+                any_glob |= glob;
+                selections.extend(sel);
+            }
+            Source::Heredoc { .. } => inline_count += 1,
+        }
+    }
+    let dest_exists_dir = fsview::lookup(lowers, &dest).is_some_and(|m| m.is_dir());
+    let dest_is_dir = trailing || any_glob || job.sources.len() > 1 || dest_exists_dir;
+
+    let mut planned: Vec<Planned> = Vec::new();
+    for s in job.sources {
+        if let Source::Heredoc { name, content, .. } = s {
+            let to = if dest_is_dir {
+                format!("{dest}/{name}")
+            } else {
+                dest.clone()
+            };
+            planned.push(Planned {
+                from: None,
+                inline: Some(content.clone().into_bytes()),
+                to,
+                meta: None,
+            });
+        }
+    }
+    let _ = inline_count;
+    for rel in &selections {
+        if walker.excluded(rel) {
+            continue;
+        }
+        let abs = walker.abs(rel);
+        let meta = fs::symlink_metadata(&abs)
+            .map_err(|e| BuildError::not_found(format!("{}: {e}", abs.display())))?;
+        let base_name = rel.rsplit('/').next().unwrap_or(rel).to_owned();
+        if meta.is_dir() {
+            let into = if job.parents && !rel.is_empty() {
+                format!("{dest}/{rel}")
+            } else {
+                dest.clone()
+            };
+            if !rel.is_empty() || job.parents {
+                planned.push(Planned {
+                    from: Some(abs.clone()),
+                    inline: None,
+                    to: into.clone(),
+                    meta: Some(meta),
+                });
+            }
+            for sub in walker.below(rel)? {
+                let inner = sub
+                    .strip_prefix(rel)
+                    .unwrap_or(&sub)
+                    .trim_start_matches('/');
+                if walker.excluded(&sub) || walker.excluded(inner) {
+                    continue;
+                }
+                let abs = walker.abs(&sub);
+                let meta = fs::symlink_metadata(&abs)?;
+                planned.push(Planned {
+                    from: Some(abs),
+                    inline: None,
+                    to: format!("{into}/{inner}"),
+                    meta: Some(meta),
+                });
+            }
+        } else if job.unpack_archives && is_archive(&abs) {
+            let into = dest.clone();
+            unpack_archive(&abs, &stage_fs.join(into.trim_start_matches('/')))?;
+        } else {
+            let to = if job.parents {
+                format!("{dest}/{rel}")
+            } else if dest_is_dir {
+                format!("{dest}/{base_name}")
+            } else {
+                dest.clone()
+            };
+            planned.push(Planned {
+                from: Some(abs),
+                inline: None,
+                to,
+                meta: Some(meta),
+            });
+        }
+    }
+    if dest_is_dir {
+        ensure_dir(stage_fs, lowers, &dest, job.owner)?;
+    }
+    let mut bytes = 0;
+    let mut dirs = Vec::new();
+    for p in &planned {
+        let target = stage_fs.join(clean_rel(&p.to));
+        if let Some(parent) = Path::new(&clean_rel(&p.to)).parent() {
+            ensure_dir(
+                stage_fs,
+                lowers,
+                &format!("/{}", parent.to_string_lossy()),
+                job.owner,
+            )?;
+        }
+        bytes += place(p, &target, job)?;
+        if p.meta.as_ref().is_some_and(|m| m.is_dir()) {
+            dirs.push((target, p.meta.clone()));
+        }
+    }
+    // Directory mtimes last: creating their contents changed them.
+    for (dir, meta) in dirs.into_iter().rev() {
+        if let Some(m) = meta {
+            let t = FileTime::from_unix_time(m.mtime(), m.mtime_nsec() as u32);
+            filetime::set_symlink_file_times(&dir, t, t)?;
+        }
+    }
+    Ok(bytes)
+}
+
+fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {
+    let (uid, gid) = job.owner.unwrap_or((0, 0));
+    if let Some(data) = &p.inline {
+        fs::write(target, data)?;
+        let mode = chmod_bits(job.chmod, 0o644, false)?;
+        fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
+        std::os::unix::fs::lchown(target, Some(uid), Some(gid))?;
+        return Ok(data.len() as u64);
+    }
+    let (Some(from), Some(meta)) = (&p.from, &p.meta) else {
+        return Ok(0);
+    };
+    let ft = meta.file_type();
+    let mut size = 0;
+    if ft.is_dir() {
+        match fs::symlink_metadata(target) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(BuildError::internal(format!(
+                    "cannot copy directory {} onto a file at {}",
+                    from.display(),
+                    p.to
+                )))
+            }
+            Err(_) => fs::create_dir(target)?,
+        }
+        let mode = chmod_bits(job.chmod, meta.mode() & 0o7777, true)?;
+        fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
+    } else if ft.is_symlink() {
+        let link = fs::read_link(from)?;
+        let _ = fs::remove_file(target);
+        std::os::unix::fs::symlink(link, target)?;
+    } else if ft.is_file() {
+        if fs::symlink_metadata(target).is_ok_and(|m| m.is_dir()) {
+            return Err(BuildError::internal(format!(
+                "cannot copy file {} onto directory {}",
+                from.display(),
+                p.to
+            )));
+        }
+        let _ = fs::remove_file(target);
+        size = fs::copy(from, target)?;
+        let mode = chmod_bits(job.chmod, meta.mode() & 0o7777, false)?;
+        fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
+    } else {
+        // Sockets, fifos and devices in a context are skipped, as BuildKit does for sockets.
+        return Ok(0);
+    }
+    std::os::unix::fs::lchown(target, Some(uid), Some(gid))?;
+    if !ft.is_dir() {
+        let t = FileTime::from_unix_time(meta.mtime(), meta.mtime_nsec() as u32);
+        filetime::set_symlink_file_times(target, t, t)?;
+    }
+    Ok(size)
+}
+
+/// Make sure `/dir` exists in the staged layer, copying metadata of directories the image
+/// already has and creating new ones as 0755 (owned by `--chown`'s user, else root).
+fn ensure_dir(
+    stage_fs: &Path,
+    lowers: &[PathBuf],
+    dir: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let rel = clean_rel(dir);
+    if rel.is_empty() {
+        return Ok(());
+    }
+    let mut path = stage_fs.to_path_buf();
+    let mut image_path = String::new();
+    for c in rel.split('/') {
+        path.push(c);
+        image_path.push('/');
+        image_path.push_str(c);
+        if fs::symlink_metadata(&path).is_ok() {
+            continue;
+        }
+        fs::create_dir(&path)?;
+        match fsview::lookup(lowers, &image_path) {
+            Some(m) if m.is_dir() => {
+                fs::set_permissions(&path, fs::Permissions::from_mode(m.mode() & 0o7777))?;
+                std::os::unix::fs::lchown(&path, Some(m.uid()), Some(m.gid()))?;
+                let t = FileTime::from_unix_time(m.mtime(), m.mtime_nsec() as u32);
+                filetime::set_symlink_file_times(&path, t, t)?;
+            }
+            _ => {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+                let (uid, gid) = owner.unwrap_or((0, 0));
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Apply `--chmod` to a file's mode.
+pub fn chmod_bits(chmod: Option<&Chmod>, mode: u32, is_dir: bool) -> Result<u32> {
+    match chmod {
+        None => Ok(mode),
+        Some(Chmod::Octal(bits)) => Ok(*bits),
+        Some(Chmod::Symbolic(s)) => symbolic_mode(s, mode, is_dir),
+        Some(Chmod::Unexpanded(s)) => Err(BuildError::internal(format!(
+            "--chmod={s} was not expanded"
+        ))),
+    }
+}
+
+/// `u+x,go-w,a=r`-style modes, as chmod(1) applies them (`X` sets execute for directories
+/// and for files already executable by someone).
+pub fn symbolic_mode(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32> {
+    for clause in spec.split(',') {
+        let op_pos = clause
+            .find(['+', '-', '='])
+            .ok_or_else(|| BuildError::internal(format!("invalid --chmod clause {clause:?}")))?;
+        let (who, rest) = clause.split_at(op_pos);
+        let mut mask = 0;
+        for c in if who.is_empty() {
+            "a".chars()
+        } else {
+            who.chars()
+        } {
+            mask |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                'a' => 0o7777,
+                _ => return Err(BuildError::internal(format!("invalid --chmod who {c:?}"))),
+            };
+        }
+        let op = rest.as_bytes()[0];
+        let mut bits = 0;
+        for c in rest[1..].chars() {
+            bits |= match c {
+                'r' => 0o444,
+                'w' => 0o222,
+                'x' => 0o111,
+                'X' if is_dir || mode & 0o111 != 0 => 0o111,
+                'X' => 0,
+                's' => 0o6000,
+                't' => 0o1000,
+                _ => {
+                    return Err(BuildError::internal(format!(
+                        "invalid --chmod permission {c:?}"
+                    )))
+                }
+            };
+        }
+        let bits = bits & mask;
+        mode = match op {
+            b'+' => mode | bits,
+            b'-' => mode & !bits,
+            _ => (mode & !(mask & 0o777)) | bits,
+        };
+    }
+    Ok(mode)
+}
+
+fn is_archive(path: &Path) -> bool {
+    let mut head = [0u8; 512];
+    let Ok(mut f) = fs::File::open(path) else {
+        return false;
+    };
+    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
+    if n >= 4 && (head[..2] == [0x1f, 0x8b] || head[..4] == [0x28, 0xb5, 0x2f, 0xfd]) {
+        return true;
+    }
+    n >= 262 && &head[257..262] == b"ustar"
+}
+
+/// ADD's archive extraction: a plain, gzip or zstd tar unpacked under `dest` (refusing
+/// entries that would leave it).
+fn unpack_archive(archive: &Path, dest: &Path) -> Result<()> {
+    fs::create_dir_all(dest)?;
+    let file = fs::File::open(archive)?;
+    let reader = strata_layer::decompress(file, None)
+        .map_err(|e| BuildError::internal(format!("{}: {e}", archive.display())))?;
+    let mut ar = tar::Archive::new(reader);
+    ar.set_preserve_permissions(true);
+    ar.set_preserve_mtime(true);
+    ar.set_unpack_xattrs(false);
+    ar.unpack(dest)
+        .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_component("*.txt", "a.txt"));
+        assert!(!glob_component("*.txt", "a.rs"));
+        assert!(glob_component("file?", "file1"));
+        assert!(glob_component("[a-c]x", "bx"));
+        assert!(!glob_component("[!a-c]x", "bx"));
+    }
+
+    #[test]
+    fn dests() {
+        assert_eq!(dest_path(".", "/app"), ("/app".to_owned(), true));
+        assert_eq!(dest_path("x", "/app"), ("/app/x".to_owned(), false));
+        assert_eq!(dest_path("/y/", "/app"), ("/y".to_owned(), true));
+        assert_eq!(clean_rel("/../a/./b/../c"), "a/c");
+    }
+
+    #[test]
+    fn symbolic() {
+        assert_eq!(symbolic_mode("u+x", 0o644, false).unwrap(), 0o744);
+        assert_eq!(symbolic_mode("go-r", 0o644, false).unwrap(), 0o600);
+        assert_eq!(symbolic_mode("a=r", 0o755, false).unwrap(), 0o444);
+        assert_eq!(symbolic_mode("a+X", 0o644, true).unwrap(), 0o755);
+    }
+}

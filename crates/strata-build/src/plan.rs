@@ -1,0 +1,226 @@
+//! From Dockerfile text to a build plan: parse, load base images from the store, inject
+//! their ONBUILD triggers, resolve words with build args and the bases' ENV, and find the
+//! stages the target needs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use strata_dockerfile::scope::{self, Base, Platform, ResolveOptions, Resolved};
+use strata_dockerfile::stages::StageGraph;
+use strata_dockerfile::{Dockerfile, ParseError, Span};
+use strata_oci::{Digest, ImageConfig};
+use strata_store::{ImageRecord, Store};
+
+use crate::error::{BuildError, BuildErrorKind, Result};
+
+/// A base image found in the store.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    pub reference: String,
+    pub record: ImageRecord,
+    pub config: ImageConfig,
+}
+
+/// Everything the solver needs, with no Dockerfile text left to interpret.
+pub struct Plan {
+    pub dockerfile: Dockerfile,
+    pub resolved: Resolved,
+    pub graph: StageGraph,
+    pub target: usize,
+    /// Base images by the expanded reference a FROM or `--from` used.
+    pub bases: HashMap<String, Arc<BaseImage>>,
+    pub platform: Platform,
+}
+
+impl Plan {
+    /// Render a Dockerfile location for an error at `span`.
+    pub fn location(&self, span: Span, message: &str) -> String {
+        let rendered = ParseError::new(strata_dockerfile::ErrorKind::Syntax, message.to_owned())
+            .at(span)
+            .with_source(&self.dockerfile.file, &self.dockerfile.source)
+            .render();
+        // Drop the first line (the message itself): the caller prints it already.
+        rendered
+            .split_once('\n')
+            .map(|(_, rest)| rest.trim_end().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The stages to build, in dependency order.
+    pub fn required_stages(&self) -> Vec<usize> {
+        self.graph
+            .levels(self.target)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+fn dockerfile_error(e: ParseError, file: &str, text: &str) -> BuildError {
+    BuildError::new(
+        BuildErrorKind::Dockerfile,
+        e.with_source(file, text).render().trim_end(),
+    )
+}
+
+/// Load a base image's record and config from the store.
+pub fn load_base(store: &Store, reference: &str) -> Result<BaseImage> {
+    let image = store.resolve(reference).map_err(|e| {
+        if e.is_not_found() {
+            BuildError::not_found(format!(
+                "base image {reference} is not in the local store\nhint: `strata pull {reference}` or `strata load -i <archive>` first"
+            ))
+        } else {
+            BuildError::internal(e)
+        }
+    })?;
+    let bytes = store.read_blob_verified(&image.record.config_digest)?;
+    let config: ImageConfig = serde_json::from_slice(&bytes).map_err(|e| {
+        BuildError::internal(format!(
+            "config {} of {reference}: {e}",
+            image.record.config_digest
+        ))
+    })?;
+    Ok(BaseImage {
+        reference: reference.to_owned(),
+        record: image.record,
+        config,
+    })
+}
+
+/// Parse and resolve `text` for `target`, loading base images from `store`.
+pub fn plan(
+    store: &Store,
+    text: &str,
+    file_name: &str,
+    build_args: &BTreeMap<String, String>,
+    target: Option<&str>,
+    platform: Option<Platform>,
+) -> Result<Plan> {
+    let mut df = strata_dockerfile::parse(text, file_name)
+        .map_err(|e| dockerfile_error(e, file_name, text))?;
+    let mut opts = ResolveOptions::new(build_args.clone(), platform);
+    let first = scope::resolve(&df, &opts).map_err(|e| dockerfile_error(e, file_name, text))?;
+
+    // Load every external base, then resolve again with their ENV visible.
+    let mut bases: HashMap<String, Arc<BaseImage>> = HashMap::new();
+    let graph0 = StageGraph::new(&df, &first).map_err(|e| dockerfile_error(e, file_name, text))?;
+    let target0 = graph0
+        .target(target)
+        .map_err(|e| dockerfile_error(e, file_name, text))?;
+    let needed = graph0.required(target0);
+    for &i in &needed {
+        let stage = &first.stages[i];
+        let mut refs = Vec::new();
+        if let Base::Image(r) = &stage.base {
+            refs.push(r.clone());
+        }
+        for edge in &graph0.stages[i].edges {
+            if let strata_dockerfile::stages::Reference::Image(r) = &edge.to {
+                refs.push(r.clone());
+            }
+        }
+        for r in refs {
+            if let std::collections::hash_map::Entry::Vacant(slot) = bases.entry(r.clone()) {
+                let base =
+                    load_base(store, &r).map_err(|e| e.at(locate(&df, text, stage.index)))?;
+                slot.insert(Arc::new(base));
+            }
+        }
+    }
+    let mut injected = false;
+    for &i in &needed {
+        if let Base::Image(r) = &first.stages[i].base {
+            let base = &bases[r];
+            let env = base
+                .config
+                .config
+                .as_ref()
+                .and_then(|c| c.env.as_ref())
+                .map(|e| {
+                    e.iter()
+                        .filter_map(|kv| {
+                            kv.split_once('=')
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            opts.image_env.insert(r.clone(), env);
+            let triggers = base
+                .config
+                .config
+                .as_ref()
+                .and_then(|c| c.on_build.clone())
+                .unwrap_or_default();
+            if !triggers.is_empty() {
+                inject_onbuild(&mut df, i, &triggers, r)?;
+                injected = true;
+            }
+        }
+    }
+    let _ = injected;
+    let resolved = scope::resolve(&df, &opts).map_err(|e| dockerfile_error(e, file_name, text))?;
+    let graph =
+        StageGraph::new(&df, &resolved).map_err(|e| dockerfile_error(e, file_name, text))?;
+    let target = graph
+        .target(target)
+        .map_err(|e| dockerfile_error(e, file_name, text))?;
+    Ok(Plan {
+        dockerfile: df,
+        resolved,
+        graph,
+        target,
+        bases,
+        platform: opts.target_platform,
+    })
+}
+
+/// ONBUILD triggers of a base run first in the stage built on it, as docker does.
+fn inject_onbuild(
+    df: &mut Dockerfile,
+    stage: usize,
+    triggers: &[String],
+    base: &str,
+) -> Result<()> {
+    let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+    let parsed = strata_dockerfile::parse(&text, "onbuild").map_err(|e| {
+        BuildError::new(
+            BuildErrorKind::Dockerfile,
+            format!(
+                "invalid ONBUILD trigger in base image {base}: {}",
+                e.message
+            ),
+        )
+    })?;
+    let from_span = df.stages[stage].span;
+    let mut insts = parsed
+        .stages
+        .into_iter()
+        .next()
+        .map(|s| s.instructions)
+        .unwrap_or_default();
+    for i in &mut insts {
+        i.span = from_span;
+    }
+    let rest = std::mem::take(&mut df.stages[stage].instructions);
+    insts.extend(rest);
+    df.stages[stage].instructions = insts;
+    Ok(())
+}
+
+fn locate(df: &Dockerfile, text: &str, stage: usize) -> String {
+    let span = df.stages[stage].span;
+    ParseError::new(strata_dockerfile::ErrorKind::Syntax, String::new())
+        .at(span)
+        .with_source(&df.file, text)
+        .render()
+        .split_once('\n')
+        .map(|(_, r)| r.trim_end().to_owned())
+        .unwrap_or_default()
+}
+
+/// The manifest digest a base image contributes to cache keys.
+pub fn base_key(base: &BaseImage) -> Digest {
+    base.record.manifest_digest.clone()
+}

@@ -1,0 +1,836 @@
+//! One stage, step by step: cache lookups, execution of misses, and the image state.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use strata_dockerfile::ast::{CopySpec as Copy, InstructionKind, Source};
+use strata_dockerfile::scope::{Base, ResolvedStage, Step, PROXY_ARGS};
+
+use crate::cache::{CachedLayer, KeyInputs, CACHE_TABLE, EXPLAIN_TABLE};
+use crate::copy_step::{self, CopyJob, SourceRoot};
+use crate::error::{BuildError, BuildErrorKind, Result};
+use crate::fsview::{self, MountedView};
+use crate::layer_out::{self, StagedKind};
+use crate::progress::Event;
+use crate::run_step::{self, RunContext};
+use crate::solver::{Shared, StageResult};
+use crate::state::{ImageState, LayerRef};
+
+/// Steps BuildKit shows as their own vertex (`[stage i/n] …`).
+fn is_vertex(kind: &InstructionKind) -> bool {
+    matches!(
+        kind,
+        InstructionKind::Run(_)
+            | InstructionKind::Copy(_)
+            | InstructionKind::Add(_)
+            | InstructionKind::Workdir(_)
+    )
+}
+
+struct StageRun<'a, 'b> {
+    sh: &'a Shared<'b>,
+    rs: &'a ResolvedStage,
+    label: String,
+    total: usize,
+    counter: usize,
+    state: ImageState,
+    key: String,
+    no_cache: bool,
+}
+
+/// Build stage `index` of the plan.
+pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
+    let plan = sh.plan;
+    let rs = &plan.resolved.stages[index];
+    let multi = plan.resolved.stages.len() > 1;
+    let label = match (&rs.name, multi) {
+        (Some(n), _) => format!("{n} "),
+        (None, true) => format!("stage-{index} "),
+        (None, false) => String::new(),
+    };
+    let total = 1 + rs
+        .steps
+        .iter()
+        .filter(|s| is_vertex(&s.instruction.kind))
+        .count();
+    let no_cache = sh.opts.no_cache
+        || sh.opts.no_cache_filter.iter().any(|f| {
+            rs.name.as_deref() == Some(f.to_ascii_lowercase().as_str()) || *f == index.to_string()
+        });
+    let platform = rs.platform.clone().unwrap_or_else(|| plan.platform.clone());
+    let from_text = &plan.dockerfile.stages[index].from.image;
+    let id = sh.next_id();
+    let start = Instant::now();
+    let (state, key) = match &rs.base {
+        Base::Scratch => {
+            let st = ImageState::scratch(
+                &platform.os,
+                &platform.architecture,
+                platform.variant.as_deref(),
+                &sh.now,
+            );
+            (
+                st,
+                format!("scratch:{}/{}", platform.os, platform.architecture),
+            )
+        }
+        Base::Stage(j) => {
+            let r = sh.wait_stage(*j)?;
+            (r.state.clone(), r.key.clone())
+        }
+        Base::Image(reference) => {
+            sh.progress.event(Event::Started {
+                id,
+                name: format!("[{label}1/{total}] FROM {reference}"),
+            });
+            let base = &plan.bases[reference];
+            let layers = base
+                .record
+                .layers
+                .iter()
+                .zip(&base.record.diff_ids)
+                .map(|(l, d)| LayerRef {
+                    digest: l.digest.clone(),
+                    diff_id: d.clone(),
+                    size: l.size,
+                    media_type: l.media_type.to_string(),
+                })
+                .collect();
+            let mut config = base.config.clone();
+            // ONBUILD triggers were injected into this stage; the new image does not inherit them.
+            if let Some(c) = config.config.as_mut() {
+                c.on_build = None;
+            }
+            let created = base
+                .config
+                .created
+                .clone()
+                .unwrap_or_else(|| sh.now.clone());
+            let st = ImageState {
+                config,
+                layers,
+                created,
+            };
+            sh.progress.event(Event::Done {
+                id,
+                elapsed: start.elapsed(),
+            });
+            (st, base.record.manifest_digest.to_string())
+        }
+    };
+    let _ = from_text;
+    let mut run = StageRun {
+        sh,
+        rs,
+        label,
+        total,
+        counter: 1,
+        state,
+        key,
+        no_cache,
+    };
+    for (n, step) in rs.steps.iter().enumerate() {
+        run.step(n, step).map_err(|e| {
+            let loc = plan.location(step.instruction.span, &e.message);
+            e.at(loc)
+        })?;
+    }
+    Ok(StageResult {
+        state: run.state,
+        key: run.key,
+    })
+}
+
+impl StageRun<'_, '_> {
+    fn step(&mut self, n: usize, step: &Step) -> Result<()> {
+        let kind = &step.instruction.kind;
+        let used: BTreeMap<String, String> = step
+            .used_args
+            .iter()
+            .filter(|a| !PROXY_ARGS.contains(&a.as_str()))
+            .filter_map(|a| {
+                step.args
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == a)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+            })
+            .collect();
+        // The stage's ENV as the resolver computed it (base ENV included).
+        match kind {
+            InstructionKind::Run(_) | InstructionKind::Copy(_) | InstructionKind::Add(_) => {
+                self.layer_step(n, step, used)
+            }
+            InstructionKind::Workdir(w) => self.workdir_step(n, step, w, used),
+            InstructionKind::Arg(decls) => {
+                let text = decls
+                    .iter()
+                    .map(
+                        |d| match step.args.iter().rev().find(|(k, _)| *k == d.name) {
+                            Some((k, v)) if d.default.is_some() || used.contains_key(k) => {
+                                format!("{k}={v}")
+                            }
+                            _ => d.name.clone(),
+                        },
+                    )
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.chain(&format!("ARG {text}"), used);
+                Ok(())
+            }
+            other => {
+                let before = self.state.config.history.len();
+                self.state.created = self.last_created();
+                if !self.state.apply_metadata(other, None) {
+                    return Err(BuildError::unsupported(format!(
+                        "instruction {}",
+                        other.keyword()
+                    )));
+                }
+                let text = self.state.config.history[before]
+                    .created_by
+                    .clone()
+                    .unwrap_or_default();
+                self.chain(&text, used);
+                Ok(())
+            }
+        }
+    }
+
+    fn last_created(&self) -> String {
+        self.state
+            .config
+            .history
+            .last()
+            .and_then(|h| h.created.clone())
+            .unwrap_or_else(|| self.state.created.clone())
+    }
+
+    /// Advance the key for a metadata-only step.
+    fn chain(&mut self, op: &str, args: BTreeMap<String, String>) {
+        let inputs = KeyInputs {
+            parent: Some(self.key.clone()),
+            op: op.to_owned(),
+            args,
+            ..Default::default()
+        };
+        self.key = inputs.key().to_string();
+    }
+
+    fn vertex_name(&mut self, step: &Step) -> String {
+        self.counter += 1;
+        format!(
+            "[{}{}/{}] {}",
+            self.label,
+            self.counter,
+            self.total,
+            step.instruction.original.trim()
+        )
+    }
+
+    fn explain_position(&self, n: usize) -> String {
+        let id = format!("{}\0{}\0{}", self.sh.opts.dockerfile_id, self.rs.index, n);
+        strata_oci::Digest::sha256_of(id.as_bytes())
+            .hex()
+            .to_owned()
+    }
+
+    fn workdir_step(
+        &mut self,
+        n: usize,
+        step: &Step,
+        w: &str,
+        used: BTreeMap<String, String>,
+    ) -> Result<()> {
+        let dir = if w.starts_with('/') {
+            format!("/{}", copy_step::clean_rel(w))
+        } else {
+            format!(
+                "/{}",
+                copy_step::clean_rel(&format!("{}/{w}", self.state.workdir()))
+            )
+        };
+        let id = self.sh.next_id();
+        let name = self.vertex_name(step);
+        let start = Instant::now();
+        self.sh.progress.event(Event::Started { id, name });
+        let lowers = fsview::snapshots(self.sh.store, &self.state.layers)?;
+        let exists = dir == "/" || fsview::lookup(&lowers, &dir).is_some();
+        self.state.created = self.last_created();
+        if exists {
+            self.state
+                .apply_metadata(&InstructionKind::Workdir(dir.clone()), Some(&dir));
+            self.chain(&format!("WORKDIR {dir}"), used);
+            self.sh.progress.event(Event::Done {
+                id,
+                elapsed: start.elapsed(),
+            });
+            return Ok(());
+        }
+        let _ = n;
+        let staging = self.sh.store.snapshot_staging_dir()?;
+        let fs_dir = staging.join("fs");
+        fs::create_dir(&fs_dir)?;
+        let job = CopyJob {
+            sources: &[],
+            dest: &format!("{dir}/"),
+            workdir: "/",
+            owner: None,
+            chmod: None,
+            parents: false,
+            exclude: &[],
+            unpack_archives: false,
+        };
+        let empty_ctx = tempfile::tempdir()?;
+        copy_step::stage_copy(&job, &SourceRoot::Dir(empty_ctx.path()), &lowers, &fs_dir)?;
+        let parent = layer_out::top_chain_id(&self.state.layers);
+        let made = layer_out::commit_layer(
+            self.sh.store,
+            &fs_dir,
+            StagedKind::Tree,
+            parent.as_ref(),
+            self.sh.opts.source_date_epoch,
+        )?;
+        let _ = fs::remove_dir_all(&staging);
+        let text = format!("WORKDIR {dir}");
+        self.container_workdir(&dir);
+        if let Some((layer, _)) = made {
+            self.state.push_layer(layer, text.clone());
+        }
+        self.chain(&text, used);
+        self.sh.progress.event(Event::Done {
+            id,
+            elapsed: start.elapsed(),
+        });
+        Ok(())
+    }
+
+    fn container_workdir(&mut self, dir: &str) {
+        self.state.container().working_dir = Some(dir.to_owned());
+    }
+
+    fn layer_step(&mut self, n: usize, step: &Step, used: BTreeMap<String, String>) -> Result<()> {
+        let id = self.sh.next_id();
+        let name = self.vertex_name(step);
+        let start = Instant::now();
+        self.sh.progress.event(Event::Started { id, name });
+        let mut inputs = KeyInputs {
+            parent: Some(self.key.clone()),
+            args: used.clone(),
+            ..Default::default()
+        };
+        let (op, history) = self.describe(step, &used, &mut inputs)?;
+        inputs.op = op;
+        let key = inputs.key().to_string();
+        let position = self.explain_position(n);
+        let store = self.sh.store;
+        if !self.no_cache {
+            if let Some(hit) = self.lookup(&key)? {
+                self.apply_result(&hit, history);
+                self.key = key;
+                self.sh.cached.fetch_add(1, Ordering::SeqCst);
+                self.sh.progress.event(Event::Cached { id });
+                let _ = store.put_record(
+                    EXPLAIN_TABLE,
+                    &position,
+                    &serde_json::to_vec(&inputs).unwrap_or_default(),
+                );
+                return Ok(());
+            }
+        }
+        if self.sh.opts.explain {
+            let reasons = if self.no_cache {
+                vec!["--no-cache".to_owned()]
+            } else {
+                match store.get_record(EXPLAIN_TABLE, &position)? {
+                    Some(prev) => match serde_json::from_slice::<KeyInputs>(&prev) {
+                        Ok(prev) => {
+                            let mut r = inputs.explain_against(&prev);
+                            if r.is_empty() {
+                                r.push("cached result was removed (pruned)".to_owned());
+                            }
+                            r
+                        }
+                        Err(_) => vec!["no earlier build of this step".to_owned()],
+                    },
+                    None => vec!["no earlier build of this step".to_owned()],
+                }
+            };
+            self.sh.progress.event(Event::Explain { id, reasons });
+        }
+        let result = self.execute(step, id).inspect_err(|e| {
+            self.sh.progress.event(Event::Failed {
+                id,
+                elapsed: start.elapsed(),
+                message: e.message.clone(),
+            });
+        })?;
+        self.sh.executed.fetch_add(1, Ordering::SeqCst);
+        let record = serde_json::to_vec(&result).map_err(BuildError::internal)?;
+        store.put_record(CACHE_TABLE, &key, &record)?;
+        if !result.empty {
+            let roots = serde_json::to_vec(&[&result.digest]).map_err(BuildError::internal)?;
+            store.put_record(strata_store::GC_ROOTS_TABLE, &key, &roots)?;
+        }
+        if inputs.files.len() <= 50_000 {
+            store.put_record(
+                EXPLAIN_TABLE,
+                &position,
+                &serde_json::to_vec(&inputs).unwrap_or_default(),
+            )?;
+        }
+        self.apply_result(&result, history);
+        self.key = key;
+        self.sh.progress.event(Event::Done {
+            id,
+            elapsed: start.elapsed(),
+        });
+        Ok(())
+    }
+
+    fn lookup(&self, key: &str) -> Result<Option<CachedLayer>> {
+        let Some(bytes) = self.sh.store.get_record(CACHE_TABLE, key)? else {
+            return Ok(None);
+        };
+        let Ok(hit) = serde_json::from_slice::<CachedLayer>(&bytes) else {
+            return Ok(None);
+        };
+        if !hit.empty && !self.sh.store.has_blob(&hit.digest) {
+            return Ok(None);
+        }
+        Ok(Some(hit))
+    }
+
+    fn apply_result(&mut self, r: &CachedLayer, history: String) {
+        self.state.created = r.created.clone();
+        if r.empty {
+            self.state.add_history(history, true);
+        } else {
+            let layer = LayerRef {
+                digest: r.digest.clone(),
+                diff_id: r.diff_id.clone(),
+                size: r.size,
+                media_type: r.media_type.clone(),
+            };
+            self.state.push_layer(layer, history);
+        }
+    }
+
+    /// The operation text (for the key), the history text, and content inputs.
+    fn describe(
+        &self,
+        step: &Step,
+        used: &BTreeMap<String, String>,
+        inputs: &mut KeyInputs,
+    ) -> Result<(String, String)> {
+        match &step.instruction.kind {
+            InstructionKind::Run(run) => {
+                let argv = match &run.command {
+                    strata_dockerfile::ast::CommandLine::Exec(a) => a.clone(),
+                    strata_dockerfile::ast::CommandLine::Shell(c) => {
+                        let mut a = step.shell.clone();
+                        a.push(c.clone());
+                        a
+                    }
+                };
+                let mut text = String::from("RUN ");
+                if !used.is_empty() {
+                    text.push_str(&format!("|{} ", used.len()));
+                    for (k, v) in used {
+                        text.push_str(&format!("{k}={v} "));
+                    }
+                }
+                text.push_str(&argv.join(" "));
+                let history = format!("{text} # buildkit");
+                let env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let op = format!(
+                    "{text}\nenv={:?}\nuser={}\nworkdir={}\nmounts={:?}\nnetwork={:?}\nsecurity={:?}\nheredocs={:?}",
+                    env,
+                    self.state.user(),
+                    self.state.workdir(),
+                    run.mounts,
+                    run.network,
+                    run.security,
+                    run.heredocs.iter().map(|h| (&h.name, &h.content)).collect::<Vec<_>>()
+                );
+                for m in &run.mounts {
+                    if let strata_dockerfile::MountSpec::Bind { from, source, .. } = m {
+                        let src = copy_step::clean_rel(source.as_deref().unwrap_or(""));
+                        let d = self.source_digest(
+                            from.as_deref(),
+                            &[Source::Path(src.clone())],
+                            inputs,
+                        )?;
+                        inputs.inputs.insert(
+                            format!("mount:{}:{src}", from.as_deref().unwrap_or("context")),
+                            d,
+                        );
+                    }
+                }
+                Ok((op, history))
+            }
+            InstructionKind::Copy(c) => {
+                self.describe_copy("COPY", c.from.as_deref(), &c.sources, &c.dest, c, inputs)
+            }
+            InstructionKind::Add(a) => {
+                if a.sources
+                    .iter()
+                    .any(|s| matches!(s, Source::Path(p) if is_remote(p)))
+                {
+                    return Err(BuildError::unsupported("ADD from a URL or git repository"));
+                }
+                if a.checksum.is_some() {
+                    return Err(BuildError::unsupported("ADD --checksum for local sources"));
+                }
+                let c = Copy {
+                    sources: a.sources.clone(),
+                    dest: a.dest.clone(),
+                    from: None,
+                    parents: false,
+                    flags: a.flags.clone(),
+                };
+                let extra = format!("unpack={:?}", a.unpack);
+                let (op, history) =
+                    self.describe_copy("ADD", None, &a.sources, &a.dest, &c, inputs)?;
+                Ok((format!("{op}\n{extra}"), history))
+            }
+            other => Err(BuildError::internal(format!(
+                "{} is not a layer step",
+                other.keyword()
+            ))),
+        }
+    }
+
+    fn describe_copy(
+        &self,
+        word: &str,
+        from: Option<&str>,
+        sources: &[Source],
+        dest: &str,
+        c: &Copy,
+        inputs: &mut KeyInputs,
+    ) -> Result<(String, String)> {
+        let mut flags = String::new();
+        if let Some(ch) = &c.flags.chown {
+            flags.push_str(&format!("--chown={ch} "));
+        }
+        if let Some(m) = &c.flags.chmod {
+            flags.push_str(&format!("--chmod={m:?} "));
+        }
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Path(p) => p.clone(),
+                Source::Heredoc { name, .. } => format!("<<{name}"),
+            })
+            .collect();
+        let history = format!("{word} {flags}{} {dest} # buildkit", names.join(" "));
+        let op = format!(
+            "{word} from={from:?} {flags}{names:?} {dest} workdir={} link={} parents={} exclude={:?}",
+            self.state.workdir(),
+            c.flags.link,
+            c.parents,
+            c.flags.exclude
+        );
+        for s in sources {
+            if let Source::Heredoc { name, content, .. } = s {
+                inputs.inputs.insert(
+                    format!("heredoc:{name}"),
+                    strata_oci::Digest::sha256_of(content.as_bytes()).to_string(),
+                );
+            }
+        }
+        let d = self.source_digest(from, sources, inputs)?;
+        inputs
+            .inputs
+            .insert(format!("sources:{}", from.unwrap_or("context")), d);
+        Ok((op, history))
+    }
+
+    /// Content digest of what `sources` select from the context or a stage/image.
+    fn source_digest(
+        &self,
+        from: Option<&str>,
+        sources: &[Source],
+        inputs: &mut KeyInputs,
+    ) -> Result<String> {
+        let paths: Vec<&str> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Path(p) => Some(p.as_str()),
+                Source::Heredoc { .. } => None,
+            })
+            .collect();
+        if paths.is_empty() {
+            return Ok(String::new());
+        }
+        if let Some(f) = from {
+            if f != "context" {
+                if let Some(i) = self.sh.plan.resolved.stage_index(f) {
+                    return Ok(format!("stage:{}", self.sh.wait_stage(i)?.key));
+                }
+                return Ok(format!(
+                    "image:{}",
+                    self.sh
+                        .plan
+                        .bases
+                        .get(f)
+                        .map(|b| b.record.manifest_digest.to_string())
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        self.sh.with_context(|ctx, cache| {
+            let mut selected = Vec::new();
+            for p in &paths {
+                let rel = copy_step::clean_rel(p);
+                if copy_step::has_glob(&rel) {
+                    let pattern: Vec<&str> = rel.split('/').collect();
+                    let tops: Vec<String> = ctx
+                        .entries()
+                        .filter(|e| {
+                            let comps: Vec<&str> = e.path.split('/').collect();
+                            comps.len() == pattern.len()
+                                && comps
+                                    .iter()
+                                    .zip(&pattern)
+                                    .all(|(c, p)| copy_step::glob_component(p, c))
+                        })
+                        .map(|e| e.path.clone())
+                        .collect();
+                    for t in tops {
+                        selected.extend(ctx.subtree(&t).map(|e| e.path.clone()));
+                    }
+                } else if rel.is_empty() || ctx.get(&rel).is_some() {
+                    selected.extend(ctx.subtree(&rel).map(|e| e.path.clone()));
+                } else {
+                    return Err(BuildError::not_found(format!(
+                        "failed to compute cache key: \"/{rel}\": not found"
+                    )));
+                }
+            }
+            selected.sort();
+            selected.dedup();
+            ctx.hash_files(&selected, cache)?;
+            for p in &selected {
+                if let Some(d) = ctx.file_digest(p) {
+                    inputs.files.insert(p.clone(), d.to_string());
+                }
+            }
+            let entries: Vec<_> = selected.iter().filter_map(|p| ctx.get(p)).collect();
+            Ok(ctx.selection_digest("", entries).to_string())
+        })
+    }
+
+    /// Run a step that missed the cache; returns its cache record.
+    fn execute(&mut self, step: &Step, id: usize) -> Result<CachedLayer> {
+        let store = self.sh.store;
+        let lowers = fsview::snapshots(store, &self.state.layers)?;
+        let staging = store.snapshot_staging_dir()?;
+        let cleanup = StagingGuard(staging.clone());
+        let fs_dir = staging.join("fs");
+        fs::create_dir(&fs_dir)?;
+        let kind = match &step.instruction.kind {
+            InstructionKind::Run(run) => {
+                let work = staging.join("work");
+                fs::create_dir(&work)?;
+                let exec = self.sh.executor()?;
+                let mut views: BTreeMap<String, MountedView> = BTreeMap::new();
+                for m in &run.mounts {
+                    if let Some(f) = m.from() {
+                        if !views.contains_key(f) {
+                            let dirs = self.lowers_of(f)?;
+                            views.insert(f.to_owned(), MountedView::mount(&dirs, &staging)?);
+                        }
+                    }
+                }
+                let ctx_root = self.sh.opts.context_dir.clone();
+                let mount_source = |from: Option<&str>| -> Result<PathBuf> {
+                    match from {
+                        None | Some("context") => ctx_root.clone().ok_or_else(|| {
+                            BuildError::not_found("no build context for a bind mount")
+                        }),
+                        Some(f) => views.get(f).map(|v| v.path().to_path_buf()).ok_or_else(|| {
+                            BuildError::not_found(format!("mount source {f} not found"))
+                        }),
+                    }
+                };
+                let rc = RunContext {
+                    opts: self.sh.opts,
+                    store_root: store.root(),
+                    executor: exec.as_ref(),
+                    progress: self.sh.progress,
+                    id,
+                    lowers_top_first: lowers.iter().rev().cloned().collect(),
+                    upper: fs_dir.clone(),
+                    work,
+                    env: step.args.iter().chain(step.env.iter()).cloned().collect(),
+                    shell: step.shell.clone(),
+                    workdir: self.state.workdir(),
+                    user: self.state.user(),
+                    mount_source: &mount_source,
+                };
+                let _slot = self.sh.slots.acquire();
+                run_step::execute(run, &rc)?;
+                drop(views);
+                let _ = fs::remove_dir_all(staging.join("work"));
+                StagedKind::OverlayUpper
+            }
+            InstructionKind::Copy(c) => {
+                self.stage_copy(c, c.from.as_deref(), false, &lowers, &fs_dir, &staging)?;
+                StagedKind::Tree
+            }
+            InstructionKind::Add(a) => {
+                let c = Copy {
+                    sources: a.sources.clone(),
+                    dest: a.dest.clone(),
+                    from: None,
+                    parents: false,
+                    flags: a.flags.clone(),
+                };
+                self.stage_copy(
+                    &c,
+                    None,
+                    a.unpack.unwrap_or(true),
+                    &lowers,
+                    &fs_dir,
+                    &staging,
+                )?;
+                StagedKind::Tree
+            }
+            _ => return Err(BuildError::internal("not a layer step")),
+        };
+        let parent = layer_out::top_chain_id(&self.state.layers);
+        let made = layer_out::commit_layer(
+            store,
+            &fs_dir,
+            kind,
+            parent.as_ref(),
+            self.sh.opts.source_date_epoch,
+        )?;
+        drop(cleanup);
+        let created = self.sh.now.clone();
+        Ok(match made {
+            Some((l, _)) => CachedLayer {
+                digest: l.digest,
+                diff_id: l.diff_id,
+                size: l.size,
+                media_type: l.media_type,
+                empty: false,
+                created,
+            },
+            None => CachedLayer {
+                digest: strata_oci::Digest::sha256_of(b""),
+                diff_id: strata_oci::Digest::sha256_of(b""),
+                size: 0,
+                media_type: String::new(),
+                empty: true,
+                created,
+            },
+        })
+    }
+
+    /// Snapshot dirs (bottom first) of a stage or image named by `--from` / `from=`.
+    fn lowers_of(&self, from: &str) -> Result<Vec<PathBuf>> {
+        if let Some(i) = self.sh.plan.resolved.stage_index(from) {
+            let r = self.sh.wait_stage(i)?;
+            return fsview::snapshots(self.sh.store, &r.state.layers);
+        }
+        let base = self
+            .sh
+            .plan
+            .bases
+            .get(from)
+            .ok_or_else(|| BuildError::not_found(format!("stage or image {from} not found")))?;
+        let layers: Vec<LayerRef> = base
+            .record
+            .layers
+            .iter()
+            .zip(&base.record.diff_ids)
+            .map(|(l, d)| LayerRef {
+                digest: l.digest.clone(),
+                diff_id: d.clone(),
+                size: l.size,
+                media_type: l.media_type.to_string(),
+            })
+            .collect();
+        fsview::snapshots(self.sh.store, &layers)
+    }
+
+    fn stage_copy(
+        &self,
+        c: &Copy,
+        from: Option<&str>,
+        unpack: bool,
+        lowers: &[PathBuf],
+        fs_dir: &std::path::Path,
+        staging: &std::path::Path,
+    ) -> Result<()> {
+        let owner = match &c.flags.chown {
+            None => None,
+            Some(spec) => Some(self.resolve_owner(spec, lowers)?),
+        };
+        let workdir = self.state.workdir();
+        let job = CopyJob {
+            sources: &c.sources,
+            dest: &c.dest,
+            workdir: &workdir,
+            owner,
+            chmod: c.flags.chmod.as_ref(),
+            parents: c.parents,
+            exclude: &c.flags.exclude,
+            unpack_archives: unpack,
+        };
+        match from.filter(|f| *f != "context") {
+            None => {
+                self.sh.with_context(|ctx, _| {
+                    copy_step::stage_copy(&job, &SourceRoot::Context(ctx), lowers, fs_dir)
+                })?;
+            }
+            Some(f) => {
+                let dirs = self.lowers_of(f)?;
+                let view = MountedView::mount(&dirs, staging)?;
+                copy_step::stage_copy(&job, &SourceRoot::Dir(view.path()), lowers, fs_dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `--chown=user[:group]` with names looked up in the destination image.
+    fn resolve_owner(&self, spec: &str, lowers: &[PathBuf]) -> Result<(u32, u32)> {
+        let read = |rel: &str| -> Option<String> {
+            lowers
+                .iter()
+                .rev()
+                .find_map(|l| fs::read_to_string(l.join(rel)).ok())
+        };
+        let user = strata_exec::resolve_user_from(
+            spec,
+            read("etc/passwd").as_deref(),
+            read("etc/group").as_deref(),
+        )
+        .map_err(|e| BuildError::new(BuildErrorKind::NotFound, format!("--chown={spec}: {e}")))?;
+        Ok((user.uid, user.gid))
+    }
+}
+
+fn is_remote(p: &str) -> bool {
+    p.starts_with("http://")
+        || p.starts_with("https://")
+        || p.starts_with("git@")
+        || p.ends_with(".git")
+}
+
+/// Removes a step's staging directory unless it was published.
+struct StagingGuard(PathBuf);
+
+impl Drop for StagingGuard {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+}
