@@ -220,3 +220,56 @@ fn synthetic_bad_archives() {
     let err = load_reader(&esc[..], &mut MemoryBlobs::default()).unwrap_err();
     assert!(err.message.contains("escapes"), "{err}");
 }
+
+#[test]
+fn classic_archive_with_gzip_layer_checks_the_uncompressed_diff_id() {
+    use std::io::Write;
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(5);
+    h.set_mode(0o644);
+    layer
+        .append_data(&mut h, "hello.txt", &b"hello"[..])
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = strata_oci::Digest::sha256_of(&layer);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&layer).unwrap();
+    let gz = gz.finish().unwrap();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#
+    );
+    let manifest = br#"[{"Config":"config.json","RepoTags":["gz:1"],"Layers":["l/layer.tar"]}]"#;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("config.json", config.as_bytes()),
+        ("l/layer.tar", &gz[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let archive = b.into_inner().unwrap();
+    let mut store = MemoryBlobs::default();
+    let report = load_reader(&archive[..], &mut store).unwrap();
+    let layer_desc = &report.images[0].layers[0];
+    assert_eq!(
+        layer_desc.media_type.as_str(),
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    assert_eq!(layer_desc.digest, strata_oci::Digest::sha256_of(&gz));
+
+    // The same archive claiming a different diff_id is refused.
+    let wrong = archive
+        .windows(diff_id.hex().len())
+        .position(|w| w == diff_id.hex().as_bytes())
+        .unwrap();
+    let mut bad = archive.clone();
+    bad[wrong] = if bad[wrong] == b'0' { b'1' } else { b'0' };
+    // Only file content changed, so the tar headers stay valid.
+    let err = load_reader(&bad[..], &mut MemoryBlobs::default()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::DigestMismatch, "{err}");
+    assert!(err.message.contains("diff_id"), "{err}");
+}

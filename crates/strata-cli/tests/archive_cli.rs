@@ -263,3 +263,59 @@ fn peer_case_archives_load_or_fail_as_documented() {
         cases.len()
     );
 }
+
+#[test]
+fn import_accepts_compressed_tars_and_stdin_with_the_same_diff_id() {
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    let plain = std::fs::read(&fx.layer_tar).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&plain).unwrap();
+    let gz_path = tmp.path().join("rootfs.tar.gz");
+    std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
+    s.run(&["import", fx.layer_tar.to_str().unwrap(), "plain:1"])
+        .unwrap();
+    s.run(&[
+        "import",
+        gz_path.to_str().unwrap(),
+        "gz:1",
+        "--platform",
+        "linux/arm64/v8",
+    ])
+    .unwrap();
+    let mut child = s
+        .command()
+        .args(["import", "-", "stdin:1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&plain).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    let store = strata_store::Store::open(s.root()).unwrap();
+    let diff = |n: &str| store.resolve(n).unwrap().record.diff_ids.clone();
+    assert_eq!(diff("plain:1"), vec![strata_oci::Digest::sha256_of(&plain)]);
+    assert_eq!(diff("gz:1"), diff("plain:1"));
+    assert_eq!(diff("stdin:1"), diff("plain:1"));
+    assert_eq!(
+        store.resolve("gz:1").unwrap().record.platform.as_deref(),
+        Some("linux/arm64/v8")
+    );
+
+    // A tar entry escaping the root is refused.
+    let mut evil = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.as_gnu_mut().unwrap().name[..9].copy_from_slice(b"../escape");
+    h.set_cksum();
+    evil.append(&h, &b"x"[..]).unwrap();
+    let evil_path = tmp.path().join("evil.tar");
+    std::fs::write(&evil_path, evil.into_inner().unwrap()).unwrap();
+    let err = s
+        .run_err(&["import", evil_path.to_str().unwrap(), "evil:1"])
+        .unwrap();
+    assert!(err.contains("escapes"), "{err}");
+}

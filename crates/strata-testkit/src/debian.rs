@@ -140,3 +140,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fixture_tests {
+    use super::*;
+
+    /// Builds (first time only: minutes) and checks the cached Debian fixture.
+    #[test]
+    fn debian_fixture_is_a_minbase_rootfs() {
+        if !crate::require_root().unwrap() || crate::require_tool("debootstrap").unwrap().is_none()
+        {
+            return;
+        }
+        let tarball = debian_rootfs_tarball().unwrap();
+        let file = File::open(&tarball).unwrap();
+        let mut archive = tar::Archive::new(file);
+        let mut seen = (false, false);
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            seen.0 |= path == "./etc/debian_version";
+            seen.1 |= path == "./usr/bin/dpkg";
+        }
+        assert_eq!(
+            seen,
+            (true, true),
+            "{} lacks Debian files",
+            tarball.display()
+        );
+        // Cached: a second call returns at once.
+        let again = std::time::Instant::now();
+        assert_eq!(debian_rootfs_tarball().unwrap(), tarball);
+        assert!(again.elapsed() < std::time::Duration::from_secs(1));
+    }
+}

@@ -47,7 +47,6 @@ pub fn run(args: LoadArgs, global: &Global) -> Result<ExitCode> {
             strata_archive::load_reader(stdin.lock(), &mut sink).context("loading from stdin")?
         }
     };
-    drop(sink);
     let mut stderr = std::io::stderr();
     let recorded = record(&store, &report, &mut stderr)?;
     lease.release().context("releasing the load's lease")?;
