@@ -31,6 +31,12 @@ pub struct Global {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(commands::save::SaveArgs),
+    /// Load images from a tar archive, an OCI layout directory or STDIN
+    Load(commands::load::LoadArgs),
+    /// Import the contents from a tarball or directory to create a filesystem image
+    Import(commands::import::ImportArgs),
     /// Run and maintain an OCI distribution registry
     #[command(subcommand)]
     Registry(commands::registry::RegistryCommand),
@@ -43,6 +49,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = cli.global;
     let result = match cli.command {
+        Command::Save(a) => commands::save::run(a, &global),
+        Command::Load(a) => commands::load::run(a, &global),
+        Command::Import(a) => commands::import::run(a, &global),
         Command::Registry(cmd) => commands::registry::run(cmd, &global),
         Command::Debug(cmd) => commands::debug::run(cmd, &global),
     };

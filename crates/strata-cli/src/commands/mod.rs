@@ -2,3 +2,8 @@
 
 pub mod debug;
 pub mod registry;
+pub mod archive_common;
+pub mod import;
+pub mod import_changes;
+pub mod load;
+pub mod save;
