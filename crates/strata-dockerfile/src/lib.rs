@@ -12,6 +12,24 @@
 //!    which args each step used.
 //!
 //! The crate does no I/O: callers hand it text.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use strata_dockerfile::scope::{resolve, ResolveOptions};
+//! use strata_dockerfile::stages::StageGraph;
+//!
+//! let text = "ARG V=3.19\nFROM alpine:$V AS base\nFROM base\nCOPY --from=base /etc/os-release /\n";
+//! let df = strata_dockerfile::parse(text, "Dockerfile").unwrap();
+//! let args = BTreeMap::from([("V".to_string(), "3.20".to_string())]);
+//! let resolved = resolve(&df, &ResolveOptions::new(args, None)).unwrap();
+//! assert_eq!(resolved.stages[0].base, strata_dockerfile::scope::Base::Image("alpine:3.20".into()));
+//! let graph = StageGraph::new(&df, &resolved).unwrap();
+//! let target = graph.target(None).unwrap();
+//! assert_eq!(graph.levels(target), vec![vec![0], vec![1]]);
+//!
+//! let err = strata_dockerfile::parse("FROM alpine\nCOPY --frm=x a b\n", "Dockerfile").unwrap_err();
+//! assert_eq!(err.to_string(), "Dockerfile:2:6: unknown flag: --frm");
+//! ```
 
 pub mod ast;
 pub mod dockerignore;

@@ -175,3 +175,55 @@ fn expansion_errors_are_located() {
     assert_eq!(e.position().unwrap().line, 3);
     assert!(e.message.contains("must be set"), "{}", e.message);
 }
+
+#[test]
+fn expanded_values_are_validated() {
+    let df = parse("FROM scratch\nARG P=80/http\nEXPOSE $P\n", "Dockerfile").unwrap();
+    let e = resolve(&df, &opts(&[])).unwrap_err();
+    assert!(
+        e.message.starts_with("invalid containerPort: 80/http"),
+        "{}",
+        e.message
+    );
+    let r = run(
+        "FROM scratch\nARG P=\"80 443/udp\"\nEXPOSE $P\nARG S=SIGQUIT\nSTOPSIGNAL $S\n",
+        &[],
+    );
+    assert!(matches!(kind(&r, 0, 1), InstructionKind::Expose(p) if p == &["80", "443/udp"]));
+    let df = parse("FROM scratch\nSTOPSIGNAL SIGNOPE\n", "Dockerfile").unwrap();
+    assert_eq!(
+        resolve(&df, &opts(&[])).unwrap_err().message,
+        "invalid signal: SIGNOPE"
+    );
+    let e = parse("FROM --platform=linux alpine\n", "Dockerfile").unwrap_err();
+    assert_eq!(e.message, "invalid platform \"linux\"");
+    let r = run(
+        "FROM scratch\n",
+        &[("SOURCE_DATE_EPOCH", "0"), ("BUILDKIT_INLINE_CACHE", "1")],
+    );
+    assert!(r.unused_build_args.is_empty());
+    assert_eq!(r.buildkit_args.len(), 2);
+}
+
+#[test]
+fn onbuild_keeps_heredocs() {
+    let df = parse(
+        "FROM scratch\nONBUILD COPY <<EOF /x\nhi\nEOF\n",
+        "Dockerfile",
+    )
+    .unwrap();
+    let InstructionKind::Onbuild(o) = &df.stages[0].instructions[0].kind else {
+        panic!()
+    };
+    let InstructionKind::Copy(c) = &o.trigger.kind else {
+        panic!()
+    };
+    assert_eq!(
+        c.sources,
+        [Source::Heredoc {
+            name: "EOF".into(),
+            content: "hi\n".into(),
+            expand: true
+        }]
+    );
+}

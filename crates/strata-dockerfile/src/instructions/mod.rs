@@ -347,7 +347,10 @@ pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseErr
                 }
                 _ => {}
             }
-            let trigger = instruction_from_node(sub)?;
+            // Heredoc bodies were read for the ONBUILD line; they belong to its trigger.
+            let mut sub = sub.as_ref().clone();
+            sub.heredocs = node.heredocs.clone();
+            let trigger = instruction_from_node(&sub)?;
             let trimmed = node.original.trim();
             let expression = syntax_rest(trimmed);
             InstructionKind::Onbuild(Onbuild {
@@ -414,7 +417,14 @@ fn parse_from(node: &Node, flags: &Flags) -> Result<FromSpec, ParseError> {
     Ok(FromSpec {
         image,
         name,
-        platform: flags.value("platform").map(str::to_string),
+        platform: match flags.value("platform") {
+            // Checked now when literal; values with variables are checked after expansion.
+            Some(p) if !p.contains('$') => {
+                crate::scope::Platform::parse(p).map_err(|e| e.at(flag_span(node, "platform")))?;
+                Some(p.to_string())
+            }
+            other => other.map(str::to_string),
+        },
     })
 }
 

@@ -166,6 +166,9 @@ impl StepCtx<'_> {
                 for p in ports {
                     out.extend(self.expand_split(p, span)?);
                 }
+                for p in &out {
+                    super::validate::check_port(p, span)?;
+                }
                 InstructionKind::Expose(out)
             }
             InstructionKind::Volume(v) => InstructionKind::Volume(
@@ -175,7 +178,11 @@ impl StepCtx<'_> {
             ),
             InstructionKind::User(w) => InstructionKind::User(self.expand(w, span)?),
             InstructionKind::Workdir(w) => InstructionKind::Workdir(self.expand(w, span)?),
-            InstructionKind::StopSignal(w) => InstructionKind::StopSignal(self.expand(w, span)?),
+            InstructionKind::StopSignal(w) => {
+                let sig = self.expand(w, span)?;
+                super::validate::check_signal(&sig, span)?;
+                InstructionKind::StopSignal(sig)
+            }
             InstructionKind::Copy(c) => InstructionKind::Copy(CopySpec {
                 sources: self.sources(&c.sources, span)?,
                 dest: self.expand(&c.dest, span)?,

@@ -15,6 +15,7 @@
 
 mod expand;
 mod platform;
+mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,7 +112,7 @@ pub struct Resolved {
     /// Global args with values.
     pub meta_args: Vec<(String, String)>,
     pub stages: Vec<ResolvedStage>,
-    /// `BUILDKIT_*` build args, for the builder to interpret.
+    /// `BUILDKIT_*` build args and `SOURCE_DATE_EPOCH`, for the builder to interpret.
     pub buildkit_args: BTreeMap<String, String>,
     /// Build args no ARG declared (BuildKit warns about these).
     pub unused_build_args: BTreeSet<String>,
@@ -313,7 +314,7 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
     let buildkit_args = opts
         .build_args
         .iter()
-        .filter(|(k, _)| k.starts_with("BUILDKIT_"))
+        .filter(|(k, _)| k.starts_with("BUILDKIT_") || *k == "SOURCE_DATE_EPOCH")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let unused_build_args = opts
@@ -322,6 +323,7 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
         .filter(|k| {
             !declared.contains(*k)
                 && !k.starts_with("BUILDKIT_")
+                && *k != "SOURCE_DATE_EPOCH"
                 && !PROXY_ARGS.contains(&k.as_str())
                 && !platform_names.contains(*k)
         })

@@ -4,12 +4,14 @@
 //!
 //! The typed layer ([`crate::instructions`]) validates nodes into [`crate::Instruction`]s.
 
+mod check;
 mod dump;
 pub mod heredoc;
 mod line_parsers;
 
 use serde::Serialize;
 
+pub use check::CheckDirective;
 pub use dump::{dump, go_quote};
 pub use heredoc::{chomp, parse_heredoc, Heredoc};
 pub use line_parsers::parse_words;
