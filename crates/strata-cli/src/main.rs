@@ -9,9 +9,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod output;
 
 #[derive(Parser)]
-#[command(name = "strata", version, about = "Build, store, move, serve and analyse container images")]
+#[command(
+    name = "strata",
+    version,
+    about = "Build, store, move, serve and analyse container images"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -43,6 +48,22 @@ enum Command {
     /// Developer tools: parse a Dockerfile, show its stage graph
     #[command(subcommand)]
     Debug(commands::debug::DebugCommand),
+    /// List images
+    Images(commands::images::ImagesArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(commands::images::ImageCommand),
+    /// Display detailed information on one or more images
+    Inspect(commands::inspect::InspectArgs),
+    /// Show the history of an image
+    History(commands::history::HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(commands::tag::TagArgs),
+    /// Remove one or more images
+    Rmi(commands::rmi::RmiArgs),
+    /// Manage the store: disk usage, consistency check
+    #[command(subcommand)]
+    System(commands::system::SystemCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +75,13 @@ fn main() -> ExitCode {
         Command::Import(a) => commands::import::run(a, &global),
         Command::Registry(cmd) => commands::registry::run(cmd, &global),
         Command::Debug(cmd) => commands::debug::run(cmd, &global),
+        Command::Images(a) => commands::images::run(a, &global),
+        Command::Image(cmd) => commands::images::run_image(cmd, &global),
+        Command::Inspect(a) => commands::inspect::run(a, &global),
+        Command::History(a) => commands::history::run(a, &global),
+        Command::Tag(a) => commands::tag::run(a, &global),
+        Command::Rmi(a) => commands::rmi::run(a, &global),
+        Command::System(cmd) => commands::system::run(cmd, &global),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,16 @@
 //! One module per command group; each exposes clap arguments and a `run` function.
 
-pub mod debug;
-pub mod registry;
 pub mod archive_common;
+pub mod debug;
+pub mod history;
+pub mod images;
 pub mod import;
 pub mod import_changes;
+pub mod inspect;
 pub mod load;
+pub mod prune;
+pub mod registry;
+pub mod rmi;
 pub mod save;
+pub mod system;
+pub mod tag;

@@ -1,0 +1,205 @@
+//! `strata system df` (disk usage) and `strata system check` (store consistency).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use strata_oci::Digest;
+
+use super::images::{open_store, short_id, store_err};
+use crate::output::{created_since, human_size_prec, Formatter};
+use crate::Global;
+
+#[derive(Subcommand)]
+pub enum SystemCommand {
+    /// Show store disk usage
+    Df(DfArgs),
+    /// Verify every blob, reference and snapshot in the store
+    Check,
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+pub fn run(cmd: SystemCommand, global: &Global) -> anyhow::Result<ExitCode> {
+    match cmd {
+        SystemCommand::Df(a) => df(a, global),
+        SystemCommand::Check => check(global),
+    }
+}
+
+fn size(n: u64) -> String {
+    human_size_prec(n, 4)
+}
+
+fn with_percent(part: u64, total: u64) -> String {
+    if total == 0 {
+        return size(part);
+    }
+    format!("{} ({}%)", size(part), part * 100 / total)
+}
+
+fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let store = open_store(global)?;
+    let images = store.list_images().map_err(store_err)?;
+    let blob_sizes: BTreeMap<Digest, u64> = store
+        .list_blobs()
+        .map_err(store_err)?
+        .into_iter()
+        .map(|d| {
+            let n = store.blob_size(&d).unwrap_or(0);
+            (d, n)
+        })
+        .collect();
+    let blobs_of = |i: &strata_store::Image| -> BTreeSet<Digest> {
+        let mut s: BTreeSet<Digest> = i.record.layers.iter().map(|l| l.digest.clone()).collect();
+        s.insert(i.record.config_digest.clone());
+        s.insert(i.record.manifest_digest.clone());
+        s
+    };
+    let mut refcount: BTreeMap<Digest, usize> = BTreeMap::new();
+    let mut tagged_refs: BTreeSet<Digest> = BTreeSet::new();
+    for i in &images {
+        for d in blobs_of(i) {
+            *refcount.entry(d.clone()).or_default() += 1;
+            if !i.tags.is_empty() {
+                tagged_refs.insert(d);
+            }
+        }
+    }
+    let total: u64 = blob_sizes.values().sum();
+    let reclaim: u64 = blob_sizes
+        .iter()
+        .filter(|(d, _)| !tagged_refs.contains(*d))
+        .map(|(_, n)| n)
+        .sum();
+    let snaps = store.list_snapshots().map_err(store_err)?;
+    let live_chains: BTreeSet<Digest> = images.iter().flat_map(|i| i.record.chain_ids()).collect();
+    let tagged_chains: BTreeSet<Digest> = images
+        .iter()
+        .filter(|i| !i.tags.is_empty())
+        .flat_map(|i| i.record.chain_ids())
+        .collect();
+    let snap_total: u64 = snaps.iter().map(|s| s.size).sum();
+    let snap_reclaim: u64 = snaps
+        .iter()
+        .filter(|s| !tagged_chains.contains(&s.chain_id))
+        .map(|s| s.size)
+        .sum();
+    let rows = vec![
+        json!({"Type": "Images", "TotalCount": images.len().to_string(),
+               "Active": images.iter().filter(|i| !i.tags.is_empty()).count().to_string(),
+               "Size": size(total), "Reclaimable": with_percent(reclaim, total)}),
+        json!({"Type": "Snapshots", "TotalCount": snaps.len().to_string(),
+               "Active": snaps.iter().filter(|s| live_chains.contains(&s.chain_id)).count().to_string(),
+               "Size": size(snap_total), "Reclaimable": with_percent(snap_reclaim, snap_total)}),
+    ];
+    let headers = &[
+        ("Type", "TYPE"),
+        ("TotalCount", "TOTAL"),
+        ("Active", "ACTIVE"),
+        ("Size", "SIZE"),
+        ("Reclaimable", "RECLAIMABLE"),
+    ];
+    if !args.verbose {
+        let fmt = Formatter::new(
+            args.format.as_deref(),
+            "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+            headers,
+        )?;
+        print!("{}", fmt.render(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format.is_some() {
+        anyhow::bail!("--format cannot be combined with -v/--verbose");
+    }
+    let now = Utc::now();
+    let mut items: Vec<Value> = Vec::new();
+    for i in &images {
+        let (mut shared, mut unique) = (0u64, 0u64);
+        for d in blobs_of(i) {
+            let n = blob_sizes.get(&d).copied().unwrap_or(0);
+            if refcount.get(&d).copied().unwrap_or(0) > 1 {
+                shared += n;
+            } else {
+                unique += n;
+            }
+        }
+        let names: Vec<(String, String)> = if i.tags.is_empty() {
+            vec![("<none>".into(), "<none>".into())]
+        } else {
+            i.tags
+                .iter()
+                .map(|t| (t.familiar_repository().to_owned(), t.tag.clone()))
+                .collect()
+        };
+        for (repo, tag) in names {
+            items.push(json!({
+                "Repository": repo, "Tag": tag, "ID": short_id(&i.record.config_digest, false),
+                "CreatedSince": created_since(i.record.created, now), "Size": size(shared + unique),
+                "SharedSize": size(shared), "UniqueSize": size(unique),
+            }));
+        }
+    }
+    let fmt = Formatter::new(
+        None,
+        "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}",
+        &[
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("Size", "SIZE"),
+            ("SharedSize", "SHARED SIZE"),
+            ("UniqueSize", "UNIQUE SIZE"),
+        ],
+    )?;
+    println!("Images space usage:\n");
+    print!("{}", fmt.render(&items)?);
+    println!("\nSnapshots space usage:\n");
+    let snap_items: Vec<Value> = snaps
+        .iter()
+        .map(|s| {
+            json!({"ChainID": short_id(&s.chain_id, false), "Size": size(s.size),
+                   "InUse": live_chains.contains(&s.chain_id).to_string()})
+        })
+        .collect();
+    let fmt = Formatter::new(
+        None,
+        "{{.ChainID}}\t{{.Size}}\t{{.InUse}}",
+        &[
+            ("ChainID", "CHAIN ID"),
+            ("Size", "SIZE"),
+            ("InUse", "IN USE"),
+        ],
+    )?;
+    print!("{}", fmt.render(&snap_items)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(global: &Global) -> anyhow::Result<ExitCode> {
+    let store = open_store(global)?;
+    let problems = store.check().map_err(store_err)?;
+    if problems.is_empty() {
+        println!("store {} is consistent", store.layout_dir().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    eprintln!(
+        "Error: {} problem(s) found in {}\nhint: remove the affected images with `strata rmi` and pull or load them again",
+        problems.len(),
+        store.layout_dir().display()
+    );
+    Ok(ExitCode::from(1))
+}
