@@ -164,7 +164,12 @@ impl StageRun<'_, '_> {
             InstructionKind::Run(_) | InstructionKind::Copy(_) | InstructionKind::Add(_) => {
                 self.layer_step(n, step, used)
             }
-            InstructionKind::Workdir(w) => self.workdir_step(n, step, w, used),
+            InstructionKind::Workdir(_) => {
+                self.layer_step(n, step, used)?;
+                let dir = self.workdir_target(step);
+                self.state.container().working_dir = Some(dir);
+                Ok(())
+            }
             InstructionKind::Arg(decls) => {
                 let text = decls
                     .iter()
@@ -238,78 +243,19 @@ impl StageRun<'_, '_> {
             .to_owned()
     }
 
-    fn workdir_step(
-        &mut self,
-        n: usize,
-        step: &Step,
-        w: &str,
-        used: BTreeMap<String, String>,
-    ) -> Result<()> {
-        let dir = if w.starts_with('/') {
+    /// The absolute directory a WORKDIR step names.
+    fn workdir_target(&self, step: &Step) -> String {
+        let InstructionKind::Workdir(w) = &step.instruction.kind else {
+            return self.state.workdir();
+        };
+        if w.starts_with('/') {
             format!("/{}", copy_step::clean_rel(w))
         } else {
             format!(
                 "/{}",
                 copy_step::clean_rel(&format!("{}/{w}", self.state.workdir()))
             )
-        };
-        let id = self.sh.next_id();
-        let name = self.vertex_name(step);
-        let start = Instant::now();
-        self.sh.progress.event(Event::Started { id, name });
-        let lowers = fsview::snapshots(self.sh.store, &self.state.layers)?;
-        let exists = dir == "/" || fsview::lookup(&lowers, &dir).is_some();
-        self.state.created = self.last_created();
-        if exists {
-            self.state
-                .apply_metadata(&InstructionKind::Workdir(dir.clone()), Some(&dir));
-            self.chain(&format!("WORKDIR {dir}"), used);
-            self.sh.progress.event(Event::Done {
-                id,
-                elapsed: start.elapsed(),
-            });
-            return Ok(());
         }
-        let _ = n;
-        let staging = self.sh.store.snapshot_staging_dir()?;
-        let fs_dir = staging.join("fs");
-        fs::create_dir(&fs_dir)?;
-        let job = CopyJob {
-            sources: &[],
-            dest: &format!("{dir}/"),
-            workdir: "/",
-            owner: None,
-            chmod: None,
-            parents: false,
-            exclude: &[],
-            unpack_archives: false,
-        };
-        let empty_ctx = tempfile::tempdir()?;
-        copy_step::stage_copy(&job, &SourceRoot::Dir(empty_ctx.path()), &lowers, &fs_dir)?;
-        let parent = layer_out::top_chain_id(&self.state.layers);
-        let made = layer_out::commit_layer(
-            self.sh.store,
-            &fs_dir,
-            StagedKind::Tree,
-            parent.as_ref(),
-            self.sh.opts.source_date_epoch,
-        )?;
-        let _ = fs::remove_dir_all(&staging);
-        let text = format!("WORKDIR {dir}");
-        self.container_workdir(&dir);
-        if let Some((layer, _)) = made {
-            self.state.push_layer(layer, text.clone());
-        }
-        self.chain(&text, used);
-        self.sh.progress.event(Event::Done {
-            id,
-            elapsed: start.elapsed(),
-        });
-        Ok(())
-    }
-
-    fn container_workdir(&mut self, dir: &str) {
-        self.state.container().working_dir = Some(dir.to_owned());
     }
 
     fn layer_step(&mut self, n: usize, step: &Step, used: BTreeMap<String, String>) -> Result<()> {
@@ -496,6 +442,10 @@ impl StageRun<'_, '_> {
                 let (op, history) =
                     self.describe_copy("ADD", None, &a.sources, &a.dest, &c, inputs)?;
                 Ok((format!("{op}\n{extra}"), history))
+            }
+            InstructionKind::Workdir(_) => {
+                let text = format!("WORKDIR {}", self.workdir_target(step));
+                Ok((text.clone(), text))
             }
             other => Err(BuildError::internal(format!(
                 "{} is not a layer step",
@@ -700,6 +650,27 @@ impl StageRun<'_, '_> {
                     &staging,
                 )?;
                 StagedKind::Tree
+            }
+            InstructionKind::Workdir(_) => {
+                let dir = self.workdir_target(step);
+                if dir != "/" && fsview::lookup(&lowers, &dir).is_none() {
+                    let job = CopyJob {
+                        sources: &[],
+                        dest: &format!("{dir}/"),
+                        workdir: "/",
+                        owner: None,
+                        chmod: None,
+                        parents: false,
+                        exclude: &[],
+                        unpack_archives: false,
+                    };
+                    let empty = tempfile::tempdir()?;
+                    copy_step::stage_copy(&job, &SourceRoot::Dir(empty.path()), &lowers, &fs_dir)?;
+                    StagedKind::Tree
+                } else {
+                    // Nothing to create: an empty upper dir makes no layer.
+                    StagedKind::OverlayUpper
+                }
             }
             _ => return Err(BuildError::internal("not a layer step")),
         };
