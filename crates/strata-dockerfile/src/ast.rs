@@ -27,6 +27,30 @@ pub struct Dockerfile {
     pub source: String,
 }
 
+impl Dockerfile {
+    /// The stage named `name` (case-insensitive).
+    pub fn stage_by_name(&self, name: &str) -> Option<&Stage> {
+        let lower = name.to_ascii_lowercase();
+        self.stages
+            .iter()
+            .find(|s| s.name.as_deref() == Some(lower.as_str()))
+    }
+
+    /// The value of a parser directive (`syntax`, `escape`, `check`).
+    pub fn directive(&self, name: &str) -> Option<&str> {
+        self.syntax.directive(name)
+    }
+
+    /// The typed `# check=` directive, if present.
+    pub fn check_directive(
+        &self,
+    ) -> Result<Option<crate::syntax::CheckDirective>, crate::ParseError> {
+        self.syntax
+            .check_directive()
+            .map_err(|e| e.with_source(&self.file, &self.source))
+    }
+}
+
 /// One build stage: a FROM and the instructions up to the next FROM.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stage {

@@ -216,3 +216,11 @@ fn hostile_inputs_do_not_panic() {
         let _ = parse(j, "Dockerfile");
     }
 }
+
+#[test]
+fn dockerfile_helpers() {
+    let df = parse("# check=skip=all\nFROM a AS Build\n", "Dockerfile").unwrap();
+    assert_eq!(df.stage_by_name("BUILD").map(|s| s.index), Some(0));
+    assert_eq!(df.directive("check"), Some("skip=all"));
+    assert!(df.check_directive().unwrap().unwrap().skip_all);
+}

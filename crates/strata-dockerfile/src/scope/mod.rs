@@ -83,7 +83,8 @@ pub struct Step {
     pub instruction: Instruction,
     /// Build args this step depends on (looked up during expansion, or in RUN's environment).
     pub used_args: BTreeSet<String>,
-    /// Args with values in scope; RUN sees them (and proxy args) as environment variables.
+    /// Args with values in scope that the step depends on. RUN gets all of them (and proxy
+    /// args) as environment variables, under `env` (an ENV of the same name wins).
     pub args: Vec<(String, String)>,
     /// ENV in effect for this step (after it, for ENV steps).
     pub env: Vec<(String, String)>,
