@@ -1,0 +1,208 @@
+//! `pull`: resolve a reference (tag or digest), pick a platform from an index, fetch the
+//! config and layers in parallel into the store under a lease, then record and tag the
+//! image. Blobs already present are not fetched again.
+//!
+//! Nothing is recorded until every blob is committed; a killed pull leaves only leased
+//! blobs, which expire with the lease and are collected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use strata_oci::{Descriptor, Digest, Manifest, Platform, RawManifest, Reference};
+use strata_store::{ImageRecord, Store};
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind, Result};
+use crate::progress::{Outcome, Progress};
+use crate::registry::Repository;
+use crate::transfer;
+
+/// How long a pull's lease protects its blobs if the process dies.
+pub const PULL_LEASE_TTL: Duration = Duration::from_secs(3600);
+
+/// Pull settings.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Platform to select from an index; `None` is the host's.
+    pub platform: Option<Platform>,
+    /// Blobs transferred at once.
+    pub concurrency: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: None,
+            concurrency: 4,
+        }
+    }
+}
+
+/// What a pull did.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The reference as pulled, pinned to the manifest digest it resolved to (the index
+    /// digest for multi-platform images, as docker prints it).
+    pub digest: Digest,
+    /// The digest of the platform manifest recorded in the store.
+    pub manifest_digest: Digest,
+    pub image: ImageRecord,
+    /// Tag recorded in the store, if the reference had one.
+    pub tag: Option<String>,
+    /// Blobs fetched vs already present.
+    pub fetched: usize,
+    pub present: usize,
+    pub bytes_fetched: u64,
+}
+
+/// Choose the manifest for `platform` from an index.
+pub fn select_platform<'a>(
+    index: &'a strata_oci::ImageIndex,
+    platform: &Platform,
+) -> Option<&'a Descriptor> {
+    index.best_for(platform)
+}
+
+/// Pull `reference` into `store`.
+pub async fn pull(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Pulled> {
+    let repo = Repository::of(client, reference);
+    let top = repo.get_manifest(&reference.manifest_ref()).await?;
+    let top_digest = top.digest.clone();
+    let raw = match &top.parsed {
+        Manifest::Image(_) => top,
+        Manifest::Index(index) => {
+            let want = opts.platform.clone().unwrap_or_else(Platform::host);
+            let chosen =
+                select_platform(index, &want).ok_or_else(|| {
+                    let have: Vec<String> = index
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+                        .collect();
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                        "{reference}: no manifest for platform {want} in the index (it has: {})",
+                        if have.is_empty() { "none".into() } else { have.join(", ") }
+                    ),
+                    )
+                })?;
+            let child = repo.get_manifest(&chosen.digest.to_string()).await?;
+            if !matches!(child.parsed, Manifest::Image(_)) {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{reference}: nested index {} is not supported",
+                        chosen.digest
+                    ),
+                ));
+            }
+            child
+        }
+    };
+    let Manifest::Image(manifest) = &raw.parsed else {
+        unreachable!("resolved to an image manifest above");
+    };
+    check_image(reference, &raw, manifest)?;
+
+    let lease = store
+        .lease(Some(PULL_LEASE_TTL))
+        .map_err(|e| Error::store("creating a lease for the pull", e))?;
+    let blobs: Vec<Descriptor> = std::iter::once(manifest.config.clone())
+        .chain(manifest.layers.iter().cloned())
+        .collect();
+    let lease_id = lease.id().to_owned();
+    let outcomes: Vec<(Outcome, u64)> = futures::stream::iter(blobs.into_iter().map(|d| {
+        let repo = repo;
+        let lease_id = lease_id.clone();
+        let progress = progress.clone();
+        async move {
+            let o = transfer::download(&repo, store, &lease_id, &d, progress.as_ref()).await?;
+            Ok::<_, Error>((o, d.size))
+        }
+    }))
+    .buffer_unordered(opts.concurrency.max(1))
+    .try_collect()
+    .await?;
+
+    let image = store
+        .add_image(&raw.bytes, &raw.media_type)
+        .map_err(|e| Error::store(format!("recording {reference}"), e))?;
+    let tag = match reference.tag() {
+        Some(_) => {
+            let name = reference.without_digest_string();
+            store
+                .tag(&name, &image.manifest_digest)
+                .map_err(|e| Error::store(format!("tagging {name}"), e))?;
+            Some(name)
+        }
+        None => None,
+    };
+    lease
+        .release()
+        .map_err(|e| Error::store("releasing the pull's lease", e))?;
+    let fetched = outcomes
+        .iter()
+        .filter(|(o, _)| *o == Outcome::Transferred)
+        .count();
+    Ok(Pulled {
+        digest: top_digest,
+        manifest_digest: raw.digest.clone(),
+        tag,
+        fetched,
+        present: outcomes.len() - fetched,
+        bytes_fetched: outcomes
+            .iter()
+            .filter(|(o, _)| *o == Outcome::Transferred)
+            .map(|(_, s)| s)
+            .sum(),
+        image,
+    })
+}
+
+/// Refuse what the store cannot hold as an image: artifacts, unknown layer types.
+fn check_image(
+    reference: &Reference,
+    raw: &RawManifest,
+    manifest: &strata_oci::ImageManifest,
+) -> Result<()> {
+    if !manifest.config.media_type.is_config() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{reference}: manifest {} has config media type {}, not a container image",
+                raw.digest, manifest.config.media_type
+            ),
+        ));
+    }
+    for l in &manifest.layers {
+        if !l.media_type.is_layer() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "{reference}: layer {} has unsupported media type {}",
+                    l.digest, l.media_type
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+trait RefExt {
+    fn without_digest_string(&self) -> String;
+}
+
+impl RefExt for Reference {
+    /// `domain/path:tag`, the form store tags take.
+    fn without_digest_string(&self) -> String {
+        format!("{}:{}", self.repository(), self.tag().unwrap_or("latest"))
+    }
+}
