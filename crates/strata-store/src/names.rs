@@ -1,12 +1,10 @@
-//! Normalising image references the way docker does, for tag keys and lookups.
-//!
-//! `busybox` → `docker.io/library/busybox:latest`, `me/app:1` → `docker.io/me/app:1`,
-//! `localhost:5000/app` → `localhost:5000/app:latest`. Tags are stored normalised and shown
-//! in their familiar (short) form.
+//! Tag references for the store: a user-typed `name[:tag]` normalised the way docker does
+//! (through [`strata_oci::Reference`]): `busybox` → `docker.io/library/busybox:latest`,
+//! `me/app:1` → `docker.io/me/app:1`. Tags are stored normalised and shown familiar.
+
+use strata_oci::Reference;
 
 use crate::error::{Error, ErrorKind, Result};
-
-const DEFAULT_DOMAIN: &str = "docker.io";
 
 /// A normalised `name:tag` reference split into its repository and tag.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -14,76 +12,34 @@ pub struct TagRef {
     /// Full repository name, e.g. `docker.io/library/busybox`.
     pub repository: String,
     pub tag: String,
+    familiar_repository: String,
 }
 
 impl TagRef {
     /// Parse and normalise a user-typed `name[:tag]`. A digest (`name@sha256:…`) is rejected
     /// here: tags name images by tag only.
     pub fn parse(input: &str) -> Result<TagRef> {
-        let bad = |why: &str| {
-            Error::new(
+        let r = Reference::parse(input)?;
+        if r.digest().is_some() {
+            return Err(Error::new(
                 ErrorKind::InvalidInput,
-                format!("invalid reference {input:?}: {why}"),
-            )
-        };
-        if input.contains('@') {
-            return Err(bad("a digest reference cannot be used as a tag"));
-        }
-        let (name, tag) = match input.rfind(':') {
-            Some(i) if !input[i + 1..].contains('/') => (&input[..i], &input[i + 1..]),
-            _ => (input, "latest"),
-        };
-        if tag.is_empty()
-            || tag.len() > 128
-            || tag.starts_with(['.', '-'])
-            || !tag
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        {
-            return Err(bad(
-                "tag must be 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+                format!("invalid reference {input:?}: a digest reference cannot be used as a tag"),
             ));
         }
-        if name.is_empty() {
-            return Err(bad("empty name"));
-        }
-        let mut parts: Vec<&str> = name.split('/').collect();
-        let has_domain = parts.len() > 1
-            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost");
-        let domain = if has_domain {
-            parts.remove(0)
-        } else {
-            DEFAULT_DOMAIN
-        };
-        let domain = if domain == "index.docker.io" {
-            DEFAULT_DOMAIN
-        } else {
-            domain
-        };
-        if !domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        {
-            return Err(bad("invalid registry host"));
-        }
-        for p in &parts {
-            let ok = !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && p.as_bytes()[0].is_ascii_alphanumeric()
-                && p.as_bytes()[p.len() - 1].is_ascii_alphanumeric();
-            if !ok {
-                return Err(bad(
-                    "repository name components must be lowercase letters, digits and separators",
-                ));
-            }
-        }
-        if domain == DEFAULT_DOMAIN && parts.len() == 1 {
-            parts.insert(0, "library");
-        }
+        let tag = r
+            .tag()
+            .unwrap_or(strata_oci::reference::DEFAULT_TAG)
+            .to_owned();
+        let familiar = r
+            .without_tag()
+            .with_tag("x")
+            .map(|t| t.familiar())
+            .unwrap_or_default();
+        let familiar_repository = familiar.strip_suffix(":x").unwrap_or(&familiar).to_owned();
         Ok(TagRef {
-            repository: format!("{domain}/{}", parts.join("/")),
-            tag: tag.to_owned(),
+            repository: r.repository(),
+            tag,
+            familiar_repository,
         })
     }
 
@@ -94,10 +50,7 @@ impl TagRef {
 
     /// The repository as docker prints it (`busybox`, `me/app`, `quay.io/x/y`).
     pub fn familiar_repository(&self) -> &str {
-        self.repository
-            .strip_prefix("docker.io/library/")
-            .or_else(|| self.repository.strip_prefix("docker.io/"))
-            .unwrap_or(&self.repository)
+        &self.familiar_repository
     }
 
     /// `familiar_repository:tag`.
