@@ -53,6 +53,31 @@ impl ErrorKind {
         }
     }
 
+    /// The spec's one-line description of the code.
+    pub fn description(self) -> &'static str {
+        match self {
+            ErrorKind::BlobUnknown => "blob unknown to registry",
+            ErrorKind::BlobUploadInvalid => "blob upload invalid",
+            ErrorKind::BlobUploadUnknown => "blob upload unknown to registry",
+            ErrorKind::DigestInvalid => "provided digest did not match uploaded content",
+            ErrorKind::ManifestBlobUnknown => {
+                "manifest references a manifest or blob unknown to registry"
+            }
+            ErrorKind::ManifestInvalid => "manifest invalid",
+            ErrorKind::ManifestUnknown => "manifest unknown to registry",
+            ErrorKind::NameInvalid => "invalid repository name",
+            ErrorKind::NameUnknown => "repository name not known to registry",
+            ErrorKind::SizeInvalid => "provided length did not match content length",
+            ErrorKind::TooLarge => "manifest too large",
+            ErrorKind::RangeInvalid => "requested range not satisfiable",
+            ErrorKind::Unauthorized => "authentication required",
+            ErrorKind::Denied => "requested access to the resource is denied",
+            ErrorKind::Unsupported => "the operation is unsupported",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Storage | ErrorKind::Config => "internal error",
+        }
+    }
+
     /// The HTTP status the spec assigns to this code.
     pub fn status(self) -> u16 {
         match self {
@@ -100,12 +125,14 @@ impl Error {
         &self.message
     }
 
-    /// Re-labels a storage `NotFound` with a spec code (e.g. `BLOB_UNKNOWN`).
+    /// Re-labels a storage `NotFound` with a spec code (e.g. `BLOB_UNKNOWN`). The storage
+    /// message names internal paths, which clients must not see, so it is replaced by the
+    /// spec's description of the code.
     pub fn or_kind(self, kind: ErrorKind) -> Self {
         if self.kind == ErrorKind::NotFound {
             Error {
                 kind,
-                message: self.message,
+                message: kind.description().to_string(),
             }
         } else {
             self

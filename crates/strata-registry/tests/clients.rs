@@ -451,4 +451,55 @@ async fn tls_listener() {
     s.stop().await;
 }
 
+/// podman (root, vfs storage in a temp dir) pushes to and pulls from the registry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn podman_push_pull() {
+    if !tool("podman") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::config(Backend::Fs, dir.path()).await.unwrap();
+    let s = TestServer::start(cfg).await;
+    let (addr, tmp) = (s.addr.to_string(), dir.path().to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let podman = |args: &[&str]| {
+            let out = Command::new("podman")
+                .arg("--root")
+                .arg(tmp.join("root"))
+                .arg("--runroot")
+                .arg(tmp.join("run"))
+                .args(["--storage-driver", "vfs"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "podman {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        // podman names the pulled image after the path, so it must be a valid (lowercase) name.
+        let src = std::env::temp_dir().join(format!("strata-podman-{}", std::process::id()));
+        oci_layout(&src, "v1");
+        let id = podman(&["pull", "-q", &format!("oci:{}:v1", src.display())])
+            .trim()
+            .to_string();
+        let dest = format!("{addr}/podman/test:v1");
+        podman(&["push", "--tls-verify=false", &id, &dest]);
+        podman(&["rmi", "-f", &id]);
+        let pulled = podman(&["pull", "-q", "--tls-verify=false", &dest])
+            .trim()
+            .to_string();
+        let _ = std::fs::remove_dir_all(&src);
+        assert_eq!(
+            pulled, id,
+            "image id (config digest) survives the round trip"
+        );
+    })
+    .await
+    .unwrap();
+    s.stop().await;
+}
+
 per_backend!(skopeo_copy_in_and_out);

@@ -170,10 +170,16 @@ impl IntoResponse for ApiError {
         let kind = self.0.kind();
         let status =
             StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        // Server-side failures are logged in full; clients get no internal paths.
+        let message = if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
-        }
-        let body = serde_json::json!({"errors": [{"code": kind.code(), "message": self.0.message(), "detail": null}]});
+            "internal server error"
+        } else if kind == ErrorKind::NotFound {
+            kind.description()
+        } else {
+            self.0.message()
+        };
+        let body = serde_json::json!({"errors": [{"code": kind.code(), "message": message, "detail": null}]});
         let mut resp = (
             status,
             [(header::CONTENT_TYPE, "application/json")],

@@ -1,7 +1,7 @@
 //! Local filesystem backend: keys are paths below a root directory.
 //!
-//! Writes go to `<root>/tmp/` first and are renamed into place after `fsync`, so a reader
-//! never sees a half-written object and a crash leaves only temp files (swept by GC).
+//! Writes go to `<root>/tmp/` first and are renamed into place (content after `fsync`), so
+//! a reader never sees a half-written object and a crash leaves only temp files.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,21 @@ impl FsStorage {
     /// Opens (creating if needed) a storage directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(root.join("tmp")).map_err(|e| io_err(&root, e))?;
+        let tmp = root.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| io_err(&root, e))?;
+        // Temp files a crashed writer left behind. Only old ones: another server process
+        // sharing this directory may be writing the young ones right now.
+        if let Ok(rd) = std::fs::read_dir(&tmp) {
+            for entry in rd.flatten() {
+                let stale = entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| {
+                    t.elapsed()
+                        .is_ok_and(|age| age > std::time::Duration::from_secs(24 * 3600))
+                });
+                if stale {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok(FsStorage { root })
     }
 
@@ -121,7 +135,12 @@ impl Storage for FsStorage {
             .await
             .map_err(|e| io_err(&tmp, e))?;
         f.write_all(&data).await.map_err(|e| io_err(&tmp, e))?;
-        f.sync_data().await.map_err(|e| io_err(&tmp, e))?;
+        // Content (manifests) is synced before it becomes visible. Small metadata (links,
+        // tags, upload markers) is not: after a crash a missing link only means a client
+        // pushes that blob again, and per-file fsyncs would dominate push latency.
+        if key.starts_with(super::keys::blobs_root()) {
+            f.sync_data().await.map_err(|e| io_err(&tmp, e))?;
+        }
         drop(f);
         let res = self.commit(&tmp, key).await;
         if res.is_err() {

@@ -110,7 +110,10 @@ pub async fn s3_bucket() -> Option<S3Config> {
 
 /// A config for `backend` with fresh storage; `None` if the backend is unavailable.
 pub async fn config(backend: Backend, dir: &std::path::Path) -> Option<Config> {
-    let mut cfg = Config { addr: "127.0.0.1:0".into(), ..Default::default() };
+    let mut cfg = Config {
+        addr: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
     match backend {
         Backend::Fs => {
             cfg.storage.kind = StorageKind::Filesystem;
