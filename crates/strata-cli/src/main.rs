@@ -36,6 +36,11 @@ pub struct Global {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build an image from a Dockerfile
+    Build(commands::build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(commands::builder::BuilderCommand),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(commands::save::SaveArgs),
     /// Load images from a tar archive, an OCI layout directory or STDIN
@@ -70,6 +75,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let global = cli.global;
     let result = match cli.command {
+        Command::Build(a) => commands::build::run(a, &global),
+        Command::Builder(cmd) => commands::builder::run(cmd, &global),
         Command::Save(a) => commands::save::run(a, &global),
         Command::Load(a) => commands::load::run(a, &global),
         Command::Import(a) => commands::import::run(a, &global),

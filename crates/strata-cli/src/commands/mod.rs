@@ -1,6 +1,8 @@
 //! One module per command group; each exposes clap arguments and a `run` function.
 
 pub mod archive_common;
+pub mod build;
+pub mod builder;
 pub mod debug;
 pub mod history;
 pub mod images;
