@@ -104,6 +104,8 @@ pub struct CachedLayer {
 pub const CACHE_TABLE: &str = "build-cache";
 /// Records table of the last key inputs per Dockerfile position, for explanations.
 pub const EXPLAIN_TABLE: &str = "build-explain";
+/// Records table of the last cache key per Dockerfile position.
+pub const EXPLAIN_KEY_TABLE: &str = "build-explain-key";
 
 #[cfg(test)]
 mod tests {

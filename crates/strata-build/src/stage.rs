@@ -9,7 +9,7 @@ use std::time::Instant;
 use strata_dockerfile::ast::{CopySpec as Copy, InstructionKind, Source};
 use strata_dockerfile::scope::{Base, ResolvedStage, Step, PROXY_ARGS};
 
-use crate::cache::{CachedLayer, KeyInputs, CACHE_TABLE, EXPLAIN_TABLE};
+use crate::cache::{CachedLayer, KeyInputs, CACHE_TABLE, EXPLAIN_KEY_TABLE, EXPLAIN_TABLE};
 use crate::copy_step::{self, CopyJob, SourceRoot};
 use crate::error::{BuildError, BuildErrorKind, Result};
 use crate::fsview::{self, MountedView};
@@ -276,14 +276,10 @@ impl StageRun<'_, '_> {
         if !self.no_cache {
             if let Some(hit) = self.lookup(&key)? {
                 self.apply_result(&hit, history);
+                self.remember(&position, &key, &inputs)?;
                 self.key = key;
                 self.sh.cached.fetch_add(1, Ordering::SeqCst);
                 self.sh.progress.event(Event::Cached { id });
-                let _ = store.put_record(
-                    EXPLAIN_TABLE,
-                    &position,
-                    &serde_json::to_vec(&inputs).unwrap_or_default(),
-                );
                 return Ok(());
             }
         }
@@ -321,19 +317,28 @@ impl StageRun<'_, '_> {
             let roots = serde_json::to_vec(&[&result.digest]).map_err(BuildError::internal)?;
             store.put_record(strata_store::GC_ROOTS_TABLE, &key, &roots)?;
         }
-        if inputs.files.len() <= 50_000 {
-            store.put_record(
-                EXPLAIN_TABLE,
-                &position,
-                &serde_json::to_vec(&inputs).unwrap_or_default(),
-            )?;
-        }
+        self.remember(&position, &key, &inputs)?;
         self.apply_result(&result, history);
         self.key = key;
         self.sh.progress.event(Event::Done {
             id,
             elapsed: start.elapsed(),
         });
+        Ok(())
+    }
+
+    /// Keep this build's key inputs at this Dockerfile position, so a later miss can be
+    /// explained against it. Skipped when the position already holds this key.
+    fn remember(&self, position: &str, key: &str, inputs: &KeyInputs) -> Result<()> {
+        let store = self.sh.store;
+        if store.get_record(EXPLAIN_KEY_TABLE, position)?.as_deref() == Some(key.as_bytes()) {
+            return Ok(());
+        }
+        if inputs.files.len() <= 50_000 {
+            let bytes = serde_json::to_vec(inputs).map_err(BuildError::internal)?;
+            store.put_records(EXPLAIN_TABLE, &[(position, &bytes)])?;
+        }
+        store.put_record(EXPLAIN_KEY_TABLE, position, key.as_bytes())?;
         Ok(())
     }
 
