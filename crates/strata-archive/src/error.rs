@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Io,
     /// The blob store refused an operation.
     Store,
+    /// A layer could not be applied or written.
+    Layer,
 }
 
 /// The single error type of `strata-archive`.

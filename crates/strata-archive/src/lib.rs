@@ -14,6 +14,7 @@ pub mod detect;
 pub mod docker;
 pub mod error;
 pub mod files;
+pub mod flatten;
 pub mod layout;
 pub mod load;
 pub mod model;

@@ -319,3 +319,68 @@ fn import_accepts_compressed_tars_and_stdin_with_the_same_diff_id() {
         .unwrap();
     assert!(err.contains("escapes"), "{err}");
 }
+
+#[test]
+fn save_by_repository_takes_every_tag_and_load_reports_moved_tags() {
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let a = strata(&tmp.store());
+    let tar = fx.layer_tar.to_str().unwrap();
+    a.run(&["import", tar, "repo:one"]).unwrap();
+    a.run(&["import", tar, "repo:two", "-c", "USER nobody"])
+        .unwrap();
+    a.run(&["import", tar, "other:x", "-c", "USER root"])
+        .unwrap();
+    let archive = tmp.path().join("repo.tar");
+    a.run(&["save", "-o", archive.to_str().unwrap(), "repo"])
+        .unwrap();
+    let b = strata(&tmp.store2());
+    let out = b.run(&["load", "-i", archive.to_str().unwrap()]).unwrap();
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["Loaded image: repo:one", "Loaded image: repo:two"]);
+    assert_eq!(image_count(b.root()), 2);
+
+    // Loading an archive that moves repo:one to another image says so.
+    let other = tmp.path().join("other.tar");
+    a.run(&["tag", "other:x", "repo:one"]).unwrap();
+    a.run(&["save", "-o", other.to_str().unwrap(), "repo:one"])
+        .unwrap();
+    let old_id = image_id(&b, "repo:one");
+    let out = b.run(&["load", "-i", other.to_str().unwrap()]).unwrap();
+    assert!(
+        out.contains(&format!("The image repo:one already exists, renaming the old one with ID {old_id} to empty string")),
+        "{out}"
+    );
+    assert_eq!(image_id(&b, "repo:one"), image_id(&a, "other:x"));
+}
+
+#[test]
+fn image_export_flattens_to_a_rootfs_that_imports_again() {
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    s.run(&["import", fx.layer_tar.to_str().unwrap(), "bb:1"])
+        .unwrap();
+    let out = tmp.path().join("rootfs.tar");
+    s.run(&["image", "export", "-o", out.to_str().unwrap(), "bb:1"])
+        .unwrap();
+    let mut names = Vec::new();
+    for entry in tar::Archive::new(std::fs::File::open(&out).unwrap())
+        .entries()
+        .unwrap()
+    {
+        let entry = entry.unwrap();
+        names.push(entry.path().unwrap().display().to_string());
+    }
+    assert!(
+        names.iter().any(|n| n.ends_with("bin/busybox")),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.ends_with("etc/passwd")), "{names:?}");
+    s.run(&["import", out.to_str().unwrap(), "bb:again"])
+        .unwrap();
+    assert!(s
+        .run_err(&["image", "export", "-o", out.to_str().unwrap(), "nope:1"])
+        .is_ok());
+}

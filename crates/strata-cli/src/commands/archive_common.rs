@@ -43,7 +43,12 @@ pub struct Recorded {
 /// so no tag ever points at an image whose record is missing. Indexes cannot be recorded
 /// as images yet; they are reported on stderr (never silently dropped) and their blobs
 /// stay until garbage collection.
-pub fn record(store: &Store, report: &LoadReport, warn: &mut dyn Write) -> Result<Vec<Recorded>> {
+pub fn record(
+    store: &Store,
+    report: &LoadReport,
+    warn: &mut dyn Write,
+    notices: &mut dyn Write,
+) -> Result<Vec<Recorded>> {
     for note in &report.skipped {
         writeln!(warn, "warning: {note}; not loaded")?;
     }
@@ -70,6 +75,19 @@ pub fn record(store: &Store, report: &LoadReport, warn: &mut dyn Write) -> Resul
     for (rec, image) in added {
         let mut tags = Vec::new();
         for name in &image.names {
+            // Like docker: say so when a tag moves away from another image.
+            if let (Ok(previous), Ok(wanted)) = (store.resolve(name), TagRef::parse(name)) {
+                if previous.record.manifest_digest != rec.manifest_digest
+                    && previous.tags.contains(&wanted)
+                {
+                    writeln!(
+                        notices,
+                        "The image {} already exists, renaming the old one with ID {} to empty string",
+                        wanted.familiar(),
+                        previous.record.config_digest
+                    )?;
+                }
+            }
             let tag = store
                 .tag(name, &rec.manifest_digest)
                 .with_context(|| format!("tagging {name}"))?;

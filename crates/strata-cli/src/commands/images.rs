@@ -30,6 +30,8 @@ pub enum ImageCommand {
     Rm(super::rmi::RmiArgs),
     /// Remove unused images
     Prune(super::prune::PruneArgs),
+    /// Export an image's filesystem (all layers merged) as a tar archive
+    Export(super::export::ExportArgs),
 }
 
 pub fn run_image(cmd: ImageCommand, global: &Global) -> anyhow::Result<ExitCode> {
@@ -40,6 +42,7 @@ pub fn run_image(cmd: ImageCommand, global: &Global) -> anyhow::Result<ExitCode>
         ImageCommand::Tag(a) => super::tag::run(a, global),
         ImageCommand::Rm(a) => super::rmi::run(a, global),
         ImageCommand::Prune(a) => super::prune::run(a, global),
+        ImageCommand::Export(a) => super::export::run(a, global),
     }
 }
 

@@ -48,7 +48,13 @@ pub fn run(args: LoadArgs, global: &Global) -> Result<ExitCode> {
         }
     };
     let mut stderr = std::io::stderr();
-    let recorded = record(&store, &report, &mut stderr)?;
+    let mut notices: Box<dyn Write> = if args.quiet {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let recorded = record(&store, &report, &mut stderr, &mut notices)?;
+    drop(notices);
     lease.release().context("releasing the load's lease")?;
     if recorded.is_empty() {
         bail!("the archive contains no images");

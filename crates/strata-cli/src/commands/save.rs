@@ -41,45 +41,72 @@ pub enum SaveFormat {
     OciDir,
 }
 
-/// Resolve the user's image arguments into images with the names to write. An image named
-/// by tag is saved under that tag; one named by ID is saved untagged, as docker does.
+/// Resolve the user's image arguments into images with the names to write, as docker
+/// does: `name:tag` saves that tag, a bare repository name saves every tag of that
+/// repository, an image ID (or prefix) saves the image untagged.
 pub fn plan(store: &Store, specs: &[String]) -> Result<Vec<SaveImage>> {
     let mut out: Vec<SaveImage> = Vec::new();
+    let all = store.list_images().context("listing images")?;
     for spec in specs {
-        let image = store
-            .resolve(spec)
-            .with_context(|| format!("no such image: {spec}"))?;
-        let named = TagRef::parse(spec)
-            .ok()
-            .filter(|t| image.tags.contains(t))
-            .map(|t| SaveName {
-                full: t.key(),
-                familiar_repo: t.familiar_repository().to_owned(),
-                tag: t.tag.clone(),
-            });
-        let digest = &image.record.manifest_digest;
-        let idx = match out.iter().position(|s| &s.manifest.digest == digest) {
-            Some(i) => i,
-            None => {
-                let desc = strata_oci::Descriptor::new(
-                    image.record.media_type.clone(),
-                    digest.clone(),
-                    image.record.manifest_size,
-                );
-                out.push(SaveImage {
-                    manifest: desc,
-                    names: Vec::new(),
-                });
-                out.len() - 1
+        let mut matches: Vec<(&strata_store::Image, Option<&TagRef>)> = Vec::new();
+        if let Ok(wanted) = TagRef::parse(spec) {
+            let last = spec.rsplit('/').next().unwrap_or(spec);
+            let explicit_tag = last.contains(':');
+            for image in &all {
+                for tag in &image.tags {
+                    let hit = if explicit_tag {
+                        tag == &wanted
+                    } else {
+                        tag.repository == wanted.repository
+                    };
+                    if hit {
+                        matches.push((image, Some(tag)));
+                    }
+                }
             }
-        };
-        if let Some(name) = named {
-            if !out[idx].names.contains(&name) {
-                out[idx].names.push(name);
-            }
+        }
+        if matches.is_empty() {
+            let image = store
+                .resolve(spec)
+                .with_context(|| format!("no such image: {spec}"))?;
+            let digest = image.record.manifest_digest.clone();
+            let found = all.iter().find(|i| i.record.manifest_digest == digest);
+            let image = found.with_context(|| format!("no such image: {spec}"))?;
+            matches.push((image, None));
+        }
+        for (image, tag) in matches {
+            add(&mut out, image, tag);
         }
     }
     Ok(out)
+}
+
+fn add(out: &mut Vec<SaveImage>, image: &strata_store::Image, tag: Option<&TagRef>) {
+    let digest = &image.record.manifest_digest;
+    let idx = match out.iter().position(|s| &s.manifest.digest == digest) {
+        Some(i) => i,
+        None => {
+            out.push(SaveImage {
+                manifest: strata_oci::Descriptor::new(
+                    image.record.media_type.clone(),
+                    digest.clone(),
+                    image.record.manifest_size,
+                ),
+                names: Vec::new(),
+            });
+            out.len() - 1
+        }
+    };
+    if let Some(t) = tag {
+        let name = SaveName {
+            full: t.key(),
+            familiar_repo: t.familiar_repository().to_owned(),
+            tag: t.tag.clone(),
+        };
+        if !out[idx].names.contains(&name) {
+            out[idx].names.push(name);
+        }
+    }
 }
 
 pub fn run(args: SaveArgs, global: &Global) -> Result<ExitCode> {
