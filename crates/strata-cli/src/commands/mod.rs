@@ -16,3 +16,4 @@ pub mod rmi;
 pub mod save;
 pub mod system;
 pub mod tag;
+pub mod export;
