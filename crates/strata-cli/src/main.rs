@@ -69,6 +69,14 @@ enum Command {
     /// Manage the store: disk usage, consistency check
     #[command(subcommand)]
     System(commands::system::SystemCommand),
+    /// Download an image from a registry
+    Pull(commands::pull::PullArgs),
+    /// Upload an image to a registry
+    Push(commands::push::PushArgs),
+    /// Log in to a registry
+    Login(commands::login::LoginArgs),
+    /// Log out from a registry
+    Logout(commands::login::LogoutArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +97,10 @@ fn main() -> ExitCode {
         Command::Tag(a) => commands::tag::run(a, &global),
         Command::Rmi(a) => commands::rmi::run(a, &global),
         Command::System(cmd) => commands::system::run(cmd, &global),
+        Command::Pull(a) => commands::pull::run(a, &global),
+        Command::Push(a) => commands::push::run(a, &global),
+        Command::Login(a) => commands::login::run_login(a, &global),
+        Command::Logout(a) => commands::login::run_logout(a, &global),
     };
     match result {
         Ok(code) => code,
