@@ -81,7 +81,7 @@ fn resolve_entry(
     sink: &mut dyn BlobSink,
     entry: &ManifestEntry,
 ) -> Result<LoadedImage> {
-    let config_bytes = files.small(&entry.config)?.ok_or_else(|| {
+    let config_bytes = files.small(sink, &entry.config)?.ok_or_else(|| {
         Error::new(
             ErrorKind::NotFound,
             format!("config file {} is not in the archive", entry.config),

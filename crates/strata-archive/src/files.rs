@@ -2,8 +2,9 @@
 //!
 //! A tar stream (stdin, a pipe) can be read once only, and Docker writes `manifest.json`
 //! last, so [`TarFiles`] cannot know what a file is for when it passes. It keeps small
-//! files in memory and streams every other file straight into the sink (blob store),
-//! which hashes it on the way; the resolver then picks what the documents reference.
+//! files outside `blobs/` (Docker's JSON documents) in memory and streams every other file
+//! straight into the sink (blob store), which hashes it on the way; the resolver then picks
+//! what the documents reference, reading small blobs back from the sink.
 //! Files under `blobs/<alg>/<hex>` are verified against their name as they are ingested.
 //! Nothing becomes an image until resolution succeeds: unreferenced blobs stay under the
 //! load's lease and are garbage collected.
@@ -28,8 +29,9 @@ const MAX_LINK_HOPS: usize = 16;
 
 /// Read access to an archive's files by normalised path (`manifest.json`, `blobs/sha256/…`).
 pub trait Files {
-    /// Contents of a small file; `Ok(None)` when absent.
-    fn small(&mut self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// Contents of a small file (read back from `sink` if it was committed there);
+    /// `Ok(None)` when absent.
+    fn small(&mut self, sink: &dyn BlobSink, path: &str) -> Result<Option<Vec<u8>>>;
     /// The blob holding file `path`, committing it to `sink` first if needed; checked against
     /// `expected` when given. `Ok(None)` when absent.
     fn blob(
@@ -129,7 +131,10 @@ impl TarFiles {
             let expected = blob_digest_of_path(&path);
             let is_layer_tar = path.ends_with("/layer.tar") || path == "layer.tar";
             let mut e = Entry::default();
-            if size <= SMALL_FILE_LIMIT && !is_layer_tar {
+            // Documents outside blobs/ (manifest.json, <id>.json, ...) stay in memory; blobs
+            // and layer files stream into the sink and are read back from there if needed,
+            // so memory stays bounded however many blobs an archive holds.
+            if size <= SMALL_FILE_LIMIT && !is_layer_tar && expected.is_none() {
                 files.small_total += size;
                 if files.small_total > SMALL_TOTAL_LIMIT {
                     return Err(Error::malformed(
@@ -140,12 +145,6 @@ impl TarFiles {
                 entry
                     .read_to_end(&mut bytes)
                     .map_err(|e| Error::io(format!("reading {path}"), None, e))?;
-                if let Some(d) = &expected {
-                    e.blob = Some(
-                        ingest_sniffed(sink, &mut &bytes[..], Some((d, Some(size))))
-                            .map_err(|err| named(err, &path))?,
-                    );
-                }
                 e.bytes = Some(bytes);
             } else {
                 e.blob = Some(
@@ -184,11 +183,16 @@ fn blob_digest_of_path(path: &str) -> Option<Digest> {
 }
 
 impl Files for TarFiles {
-    fn small(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
+    fn small(&mut self, sink: &dyn BlobSink, path: &str) -> Result<Option<Vec<u8>>> {
         let path = self.resolve(path)?;
         match self.entries.get(&path) {
             None => Ok(None),
             Some(Entry { bytes: Some(b), .. }) => Ok(Some(b.clone())),
+            Some(Entry {
+                blob: Some(blob), ..
+            }) if blob.size <= SMALL_FILE_LIMIT => {
+                crate::sink::read_all(sink, &blob.digest).map(Some)
+            }
             Some(_) => Err(Error::malformed(format!(
                 "archive file {path} is too large for a document (over {SMALL_FILE_LIMIT} bytes)"
             ))),
@@ -279,7 +283,7 @@ impl DirFiles {
 }
 
 impl Files for DirFiles {
-    fn small(&mut self, path: &str) -> Result<Option<Vec<u8>>> {
+    fn small(&mut self, _sink: &dyn BlobSink, path: &str) -> Result<Option<Vec<u8>>> {
         let Some(file) = self.locate(path)? else {
             return Ok(None);
         };

@@ -106,7 +106,7 @@ pub fn document(
     desc: &Descriptor,
 ) -> Result<Vec<u8>> {
     let path = blob_path(&desc.digest);
-    let bytes = files.small(&path)?.ok_or_else(|| missing(desc))?;
+    let bytes = files.small(sink, &path)?.ok_or_else(|| missing(desc))?;
     let actual = desc.digest.of_same_algorithm(&bytes);
     if actual != desc.digest || bytes.len() as u64 != desc.size {
         return Err(Error::new(

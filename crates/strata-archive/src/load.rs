@@ -85,13 +85,13 @@ pub fn load_reader<R: Read>(reader: R, sink: &mut dyn BlobSink) -> Result<LoadRe
 
 /// Turn an archive's files into images.
 pub fn resolve(files: &mut dyn Files, sink: &mut dyn BlobSink) -> Result<LoadReport> {
-    let docker_entries = match files.small("manifest.json")? {
+    let docker_entries = match files.small(sink, "manifest.json")? {
         Some(bytes) => Some(parse_manifest_json(&bytes)?),
         None => None,
     };
-    let index = match files.small("index.json")? {
+    let index = match files.small(sink, "index.json")? {
         Some(bytes) => {
-            let marker = files.small("oci-layout")?.ok_or_else(|| {
+            let marker = files.small(sink, "oci-layout")?.ok_or_else(|| {
                 Error::malformed("index.json without an oci-layout file: not an OCI image layout")
             })?;
             layout::check_layout_marker(&marker)?;
