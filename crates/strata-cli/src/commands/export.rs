@@ -51,6 +51,11 @@ pub fn run(args: ExportArgs, global: &Global) -> Result<ExitCode> {
                 .with_context(|| format!("exporting {}", args.image))?;
             let tmp = out.into_inner().map_err(|e| e.into_error())?;
             tmp.as_file().sync_all()?;
+            // Temporary files are private (0600); the result is an ordinary file.
+            std::fs::set_permissions(
+                tmp.path(),
+                std::os::unix::fs::PermissionsExt::from_mode(0o644),
+            )?;
             tmp.persist(file)
                 .with_context(|| format!("writing {}", file.display()))?;
         }

@@ -154,6 +154,11 @@ fn save_to_file(images: &[SaveImage], store: &Store, file: &Path) -> Result<()> 
     tmp.as_file()
         .sync_all()
         .with_context(|| format!("syncing {}", file.display()))?;
+    // Temporary files are private (0600); the result is an ordinary file.
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )?;
     tmp.persist(file)
         .with_context(|| format!("writing {}", file.display()))?;
     Ok(())
