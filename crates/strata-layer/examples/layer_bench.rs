@@ -104,5 +104,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             stats.entries
         );
     }
+    // Reference: GNU tar extracting the same plain tar, when installed.
+    let tar_path = tmp.path().join("layer.tar");
+    std::fs::write(&tar_path, &tar)?;
+    let dst = tmp.path().join("dst-gnu");
+    std::fs::create_dir(&dst)?;
+    let start = Instant::now();
+    let status = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&tar_path)
+        .arg("-C")
+        .arg(&dst)
+        .status();
+    if status.is_ok_and(|s| s.success()) {
+        println!(
+            "GNU tar -x (reference): {:.2}s",
+            start.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }

@@ -135,6 +135,7 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
         touched: HashSet::new(),
         dirs: Vec::new(),
         counts: Counts::default(),
+        buf: vec![0u8; 128 * 1024],
     };
     // Header blocks are read 512 bytes at a time; buffering above the digesting reader keeps
     // those reads cheap without changing what is digested.
@@ -170,12 +171,11 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
 }
 
 /// `io::copy` with a buffer sized for layer contents rather than its 8 KiB default.
-fn copy_data(from: &mut impl Read, to: &mut File) -> io::Result<u64> {
+fn copy_data(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
     use std::io::Write;
-    let mut buf = vec![0u8; 128 * 1024];
     let mut total = 0;
     loop {
-        let n = match from.read(&mut buf) {
+        let n = match from.read(buf) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -211,6 +211,8 @@ struct Applier<'o> {
     /// place (a read-only mode must not block their own extraction).
     dirs: Vec<(Vec<u8>, Vec<u8>, Meta)>,
     counts: Counts,
+    /// Copy buffer reused across files: allocating it per file costs more than small files.
+    buf: Vec<u8>,
 }
 
 impl Applier<'_> {
@@ -266,7 +268,7 @@ impl Applier<'_> {
                 let fd = rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600))
                     .map_err(|e| self.fs_err(&comps, e))?;
                 let mut file = File::from(fd);
-                let n = copy_data(&mut tar.data(), &mut file).map_err(|e| {
+                let n = copy_data(&mut tar.data(), &mut file, &mut self.buf).map_err(|e| {
                     if e.kind() == io::ErrorKind::UnexpectedEof {
                         Error::invalid(&raw, "archive truncated in the entry's data")
                     } else {
