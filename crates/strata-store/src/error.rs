@@ -1,6 +1,5 @@
 //! The single error type of `strata-store`, with a kind callers branch on.
 
-use std::fmt;
 use std::path::Path;
 
 /// What went wrong, for callers that branch on it.
@@ -31,10 +30,12 @@ pub enum ErrorKind {
 }
 
 /// The single error type of `strata-store`.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -78,20 +79,6 @@ impl Error {
 
     pub fn is_not_found(&self) -> bool {
         self.kind == ErrorKind::NotFound
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -7,7 +7,7 @@
 //!   meta.redb                  tags, image records, leases, generic records
 //!   snapshots/<chainid-hex>/fs unpacked layer with overlay whiteouts (an overlay lowerdir)
 //!   snapshots/.tmp-<random>/   snapshots being unpacked
-//!   locks/                     flock files: gc.lock (store-wide), meta.lock (database)
+//!   locks/gc.lock              flock: shared by writers, exclusive for garbage collection
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -54,9 +54,6 @@ impl Layout {
     }
     pub fn gc_lock(&self) -> PathBuf {
         self.locks().join("gc.lock")
-    }
-    pub fn meta_lock(&self) -> PathBuf {
-        self.locks().join("meta.lock")
     }
 }
 

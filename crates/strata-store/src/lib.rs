@@ -11,8 +11,9 @@
 //! - a **lease** holds digests so garbage collection keeps the work of an unfinished pull or
 //!   build; **GC** marks from tags, records and leases and sweeps the rest.
 //!
-//! Many processes may use one store at once: metadata transactions are serialised by a lock
-//! file (see [`meta`]), and a store-wide lock keeps collection apart from writers.
+//! Many processes may use one store at once: redb serialises metadata write transactions
+//! across processes (see [`meta`]), and a store-wide lock file keeps collection apart from
+//! writers.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), strata_store::Error> {

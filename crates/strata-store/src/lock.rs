@@ -1,9 +1,8 @@
 //! Inter-process locks on files under `locks/`, using `flock` through `std::fs::File`.
 //!
-//! Two locks exist. `gc.lock` is held shared by everything that adds content or snapshots
-//! and exclusively by garbage collection, so a sweep never races a commit. `meta.lock` is
-//! held exclusively around every metadata database transaction (see `meta`). Lock order is
-//! always gc before meta; nothing takes gc while holding meta.
+//! `gc.lock` is held shared by everything that adds content or snapshots and exclusively by
+//! garbage collection, so a sweep never races a commit. Metadata transactions may run while
+//! it is held (redb serialises those itself); nothing takes it inside a transaction.
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;

@@ -1,25 +1,27 @@
 //! The metadata database (`meta.redb`) and how many processes share it.
 //!
-//! redb's default open mode locks the whole file, so a second process opening it gets
-//! `DatabaseAlreadyOpen`. Rather than keep the database open for a process's lifetime,
-//! every operation takes an exclusive `flock` on `locks/meta.lock`, opens the database, runs
-//! one transaction and closes it. The flock queues processes (and separate `Store` values in
-//! one process, since flock is per open file description) instead of failing them; a short
-//! retry with backoff covers a database file still being closed by a previous holder.
+//! redb's default mode locks the whole file, so a second process could not open it. strata
+//! opens it in redb's `MultiWriter` concurrency mode instead: every process keeps one handle
+//! (cached per path for the life of the process, since opening costs milliseconds) and redb
+//! serialises write transactions across processes with byte-range locks, while reads see
+//! the last commit. Every read-modify-write (rmi, prune selection, lease updates) runs inside
+//! one write transaction, so concurrent `strata` processes never lose an update.
 //!
 //! Values are JSON so records stay readable and evolvable; keys are strings.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::Duration;
 
 use redb::{
-    Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition,
-    TableError, WriteTransaction,
+    ConcurrencyMode, Database, DatabaseError, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, TableError, WriteTransaction,
 };
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::layout::Layout;
-use crate::lock;
 
 pub(crate) const TAGS: TableDefinition<'static, &str, &str> = TableDefinition::new("tags");
 pub(crate) const IMAGES: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("images");
@@ -28,34 +30,46 @@ pub(crate) const LEASES: TableDefinition<'static, &str, &[u8]> = TableDefinition
 /// Prefix of the redb tables backing [`crate::Store::put_record`].
 const RECORD_PREFIX: &str = "record/";
 
-fn open_db(layout: &Layout) -> Result<Database> {
+type Handles = Mutex<HashMap<PathBuf, Arc<Database>>>;
+
+fn handles() -> &'static Handles {
+    static HANDLES: OnceLock<Handles> = OnceLock::new();
+    HANDLES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn open_db(layout: &Layout) -> Result<Arc<Database>> {
     let path = layout.meta_db();
-    let mut delay = Duration::from_millis(2);
-    for _ in 0..12 {
-        match Database::create(&path) {
-            Ok(db) => return Ok(db),
-            Err(DatabaseError::DatabaseAlreadyOpen) => {
+    let key = path.canonicalize().unwrap_or_else(|_| path.clone());
+    let mut map = handles().lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(db) = map.get(&key) {
+        return Ok(db.clone());
+    }
+    let mut builder = Database::builder();
+    builder.set_concurrency_mode(ConcurrencyMode::MultiWriter);
+    let mut delay = Duration::from_millis(5);
+    let mut attempt = 0;
+    let db = loop {
+        match builder.create(&path) {
+            Ok(db) => break Arc::new(db),
+            // Another process is creating or repairing the file right now.
+            Err(DatabaseError::DatabaseAlreadyOpen) if attempt < 10 => {
+                attempt += 1;
                 sleep(delay);
                 delay = (delay * 2).min(Duration::from_millis(500));
             }
             Err(e) => return Err(Error::db(&format!("cannot open {}", path.display()), e)),
         }
-    }
-    Err(Error::new(
-        ErrorKind::Database,
-        format!(
-            "metadata database {} stayed locked by another process",
-            path.display()
-        ),
-    ))
+    };
+    map.insert(key, db.clone());
+    Ok(db)
 }
 
-/// Run `f` in one write transaction, committed if `f` succeeds.
+/// Run `f` in one write transaction, committed if `f` succeeds. Waits for write
+/// transactions of other processes.
 pub(crate) fn write<T>(
     layout: &Layout,
     f: impl FnOnce(&WriteTransaction) -> Result<T>,
 ) -> Result<T> {
-    let _guard = lock::exclusive(&layout.meta_lock())?;
     let db = open_db(layout)?;
     let txn = db.begin_write().map_err(|e| Error::db("begin write", e))?;
     let out = f(&txn)?;
@@ -63,9 +77,8 @@ pub(crate) fn write<T>(
     Ok(out)
 }
 
-/// Run `f` in one read transaction.
+/// Run `f` in one read transaction (a snapshot of the last commit).
 pub(crate) fn read<T>(layout: &Layout, f: impl FnOnce(&ReadTransaction) -> Result<T>) -> Result<T> {
-    let _guard = lock::exclusive(&layout.meta_lock())?;
     let db = open_db(layout)?;
     let txn = db.begin_read().map_err(|e| Error::db("begin read", e))?;
     f(&txn)
