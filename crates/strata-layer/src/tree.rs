@@ -26,6 +26,8 @@ pub const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
 pub struct WriteOptions {
     /// `SOURCE_DATE_EPOCH`: mtimes later than this become this.
     pub source_date_epoch: Option<i64>,
+    /// Give every entry this mtime (applied before the clamp).
+    pub mtime: Option<i64>,
     /// Force every entry's `(uid, gid)`, e.g. `COPY --chown`.
     pub owner: Option<(u64, u64)>,
     /// Record extended attributes as `SCHILY.xattr.*` PAX records.
@@ -36,6 +38,7 @@ impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
             source_date_epoch: None,
+            mtime: None,
             owner: None,
             xattrs: true,
         }
@@ -98,6 +101,9 @@ pub fn write_entries<W: Write>(
 }
 
 fn stamp(e: &mut Entry, options: &WriteOptions) {
+    if let Some(mtime) = options.mtime {
+        e.mtime = mtime;
+    }
     if let Some(epoch) = options.source_date_epoch {
         e.mtime = e.mtime.min(epoch);
     }

@@ -17,15 +17,31 @@ fn component() -> impl Strategy<Value = Vec<u8>> {
 fn entry() -> impl Strategy<Value = Entry> {
     let path = prop::collection::vec(component(), 1..6).prop_map(|c| c.join(&b'/'));
     let kind = prop_oneof![
-        prop::collection::vec(any::<u8>(), 0..2000).prop_map(|d| EntryKind::File(FileData::Bytes(d))),
+        prop::collection::vec(any::<u8>(), 0..2000)
+            .prop_map(|d| EntryKind::File(FileData::Bytes(d))),
         Just(EntryKind::Dir),
         prop::collection::vec(1u8..=255, 1..200).prop_map(EntryKind::Symlink),
-        (any::<u32>(), any::<u32>()).prop_map(|(a, b)| EntryKind::CharDevice { major: a % 4096, minor: b % 1_000_000 }),
+        (any::<u32>(), any::<u32>()).prop_map(|(a, b)| EntryKind::CharDevice {
+            major: a % 4096,
+            minor: b % 1_000_000
+        }),
         Just(EntryKind::Fifo),
     ];
-    let xattrs = prop::collection::btree_map("user\\.[a-z]{1,10}", prop::collection::vec(any::<u8>(), 1..64), 0..3);
-    (path, kind, 0u32..0o7777, any::<u32>(), 0u64..(1 << 40), -(1i64 << 34)..(1i64 << 36), xattrs).prop_map(
-        |(path, kind, mode, uid, gid, mtime, xattrs)| Entry {
+    let xattrs = prop::collection::btree_map(
+        "user\\.[a-z]{1,10}",
+        prop::collection::vec(any::<u8>(), 1..64),
+        0..3,
+    );
+    (
+        path,
+        kind,
+        0u32..0o7777,
+        any::<u32>(),
+        0u64..(1 << 40),
+        -(1i64 << 34)..(1i64 << 36),
+        xattrs,
+    )
+        .prop_map(|(path, kind, mode, uid, gid, mtime, xattrs)| Entry {
             path,
             kind,
             mode,
@@ -33,8 +49,7 @@ fn entry() -> impl Strategy<Value = Entry> {
             gid,
             mtime,
             xattrs: xattrs.into_iter().collect::<BTreeMap<_, _>>(),
-        },
-    )
+        })
 }
 
 proptest! {

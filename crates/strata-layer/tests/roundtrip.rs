@@ -154,6 +154,13 @@ fn source_date_epoch_clamps_only_newer_mtimes() {
     assert_eq!(get(b"old").mtime, 500);
     assert_eq!(get(b"new").mtime, 1000);
     assert_eq!((get(b"new").uid, get(b"new").gid), (7, 8));
+
+    let forced = WriteOptions {
+        mtime: Some(42),
+        ..Default::default()
+    };
+    let (tar, _) = layer(src.path(), Compression::None, &forced);
+    assert!(headers(&tar).iter().all(|h| h.mtime == 42));
 }
 
 #[test]
