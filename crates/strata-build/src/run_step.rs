@@ -370,6 +370,17 @@ pub fn execute(run: &Run, rc: &RunContext<'_>) -> Result<()> {
 
 /// BuildKit runs a heredoc RUN by feeding the body to the shell command line.
 fn heredoc_command(cmd: &str, heredocs: &[strata_dockerfile::syntax::Heredoc]) -> String {
+    // `RUN <<EOF` alone: the body is the script itself (BuildKit runs it with the shell).
+    if let [h] = heredocs {
+        let marker = cmd
+            .trim()
+            .trim_start_matches("<<")
+            .trim_start_matches('-')
+            .trim_matches(|c| c == '"' || c == '\'');
+        if cmd.trim().starts_with("<<") && marker == h.name {
+            return h.content.clone();
+        }
+    }
     let mut out = cmd.to_owned();
     for h in heredocs {
         out.push('\n');

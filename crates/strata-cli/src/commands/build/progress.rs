@@ -77,7 +77,10 @@ impl Renderer {
     /// Print the CLI's own export lines (each gets ` done`), then the held-back `DONE`.
     pub fn finish(&self, lines: &[String]) {
         let mut inner = self.lock();
-        let id = inner.export_id.unwrap_or(0);
+        // A build that failed before exporting has no export step to close.
+        let Some(id) = inner.export_id else {
+            return;
+        };
         let elapsed = inner.export_elapsed.take().unwrap_or_default();
         match self.mode {
             Mode::Quiet => {}
