@@ -291,3 +291,48 @@ fn absolute_paths_are_rooted() {
     assert!(s.root.join("etc/y").is_dir());
     s.assert_outside_untouched();
 }
+
+/// Runs as an unprivileged child of `devices_fail_clearly_when_unprivileged`: a device
+/// entry must give NotPermitted naming the entry, not a bare EPERM.
+#[test]
+fn unprivileged_child() {
+    let Ok(root) = std::env::var("STRATA_LAYER_UNPRIV_ROOT") else {
+        return; // Only meaningful when spawned by the test below.
+    };
+    let tar = RawTar::new().add(b"dev/kmsg", Raw::Char(1, 11)).finish();
+    let err = apply_layer(&tar[..], root.as_ref(), &ApplyOptions::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotPermitted, "{err}");
+    assert!(err.to_string().contains("dev/kmsg"), "{err}");
+    let skip = ApplyOptions {
+        devices: DevicePolicy::Skip,
+        ..Default::default()
+    };
+    assert_eq!(
+        apply_layer(&tar[..], root.as_ref(), &skip).unwrap().skipped,
+        1
+    );
+}
+
+#[test]
+fn devices_fail_clearly_when_unprivileged() {
+    use std::os::unix::process::CommandExt;
+    if !common::have_root("devices_fail_clearly_when_unprivileged") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    rustix::fs::chown(
+        dir.path(),
+        Some(rustix::fs::Uid::from_raw(65534)),
+        Some(rustix::fs::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "unprivileged_child", "--test-threads=1"])
+        .env("STRATA_LAYER_UNPRIV_ROOT", dir.path())
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap();
+    assert!(status.success(), "unprivileged child failed");
+    assert!(std::fs::symlink_metadata(dir.path().join("dev/kmsg")).is_err());
+}
