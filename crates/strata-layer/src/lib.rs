@@ -7,13 +7,23 @@
 //!   `SCHILY.xattr.*`, numeric ids only, optional `SOURCE_DATE_EPOCH` clamp.
 //! - Compression and digests: wrap the output in a [`LayerWriter`] to get the compressed
 //!   blob (none, gzip on several threads, zstd) plus its digest, size and the diffID in one
-//!   pass. [`LayerReader`] decompresses (type given or detected from magic bytes) and
-//!   computes the diffID while reading.
+//!   pass. Gzip output does not depend on the thread count, so digests are reproducible
+//!   across machines. [`LayerReader`] decompresses (the magic bytes decide) and computes the
+//!   diffID while reading.
 //! - Applying: [`apply_layer`] unpacks a (compressed) layer onto a root directory, handling
 //!   OCI whiteouts, opaque directories, hard links, devices, xattrs, ownership, modes and
 //!   mtimes, and refusing every entry that would land outside the root or pass through a
-//!   symlink. With [`WhiteoutMode::Overlay`] whiteouts become overlayfs whiteouts instead, so
-//!   a layer unpacked alone can serve as an overlay lower directory.
+//!   symlink ([`SymlinkPolicy::FollowInRoot`] resolves such symlinks inside the root instead,
+//!   as docker's chrooted unpack does). With [`WhiteoutMode::Overlay`] whiteouts become
+//!   overlayfs whiteouts instead, so a layer unpacked alone can serve as an overlay lower
+//!   directory.
+//! - Low level: [`TarWriter`] / [`TarReader`] encode and decode single members (PAX, GNU long
+//!   names, binary-safe xattr values); the reader caps extension headers so hostile input
+//!   cannot make it allocate without bound.
+//!
+//! Errors are one [`Error`] enum; [`Error::kind`] gives an [`ErrorKind`] to branch on
+//! (`PathEscape`, `InvalidTar`, `NotPermitted`, `Unsupported`, `DigestMismatch`, `Io`), and
+//! messages name the tar entry or filesystem path.
 //!
 //! ```no_run
 //! use strata_layer::{write_tree, CompressOptions, Compression, LayerWriter, WriteOptions};
