@@ -1,7 +1,7 @@
 //! Unpacking a layer onto a root directory, safely.
 //!
 //! Every entry is placed through descriptors opened component by component under the root
-//! (see [`resolve`]); existing files are replaced, never written through, so neither a
+//! (see the `resolve` module); existing files are replaced, never written through, so neither a
 //! hostile entry nor a symlink or hard link planted earlier can reach outside the root.
 //! Whiteouts apply to what lower layers left in the root; entries of the layer being
 //! applied are never whited out by it, whatever their order in the tar.
