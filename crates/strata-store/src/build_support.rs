@@ -24,6 +24,12 @@ impl Store {
         diff_ids: &[Digest],
         options: &UnpackOptions,
     ) -> Result<Vec<SnapshotInfo>> {
+        if layers.len() != diff_ids.len() {
+            return Err(Error::new(
+                crate::ErrorKind::InvalidInput,
+                format!("{} layers but {} diff IDs", layers.len(), diff_ids.len()),
+            ));
+        }
         let chain = chain_ids(diff_ids);
         let mut out = Vec::with_capacity(chain.len());
         for (i, chain_id) in chain.iter().enumerate() {

@@ -117,21 +117,7 @@ impl Store {
         options: &UnpackOptions,
     ) -> Result<Vec<SnapshotInfo>> {
         let record = self.get_image(manifest_digest)?;
-        let chain = record.chain_ids();
-        let mut out = Vec::with_capacity(chain.len());
-        for (i, chain_id) in chain.iter().enumerate() {
-            let dir = self.layout.snapshot(chain_id);
-            if !dir.join("fs").is_dir() {
-                self.unpack_one(&record.layers[i], &record.diff_ids[i], chain_id, options)?;
-            }
-            let fs_path = dir.join("fs");
-            out.push(SnapshotInfo {
-                chain_id: chain_id.clone(),
-                size: dir_size(&fs_path),
-                fs_path,
-            });
-        }
-        Ok(out)
+        self.ensure_layers_unpacked(&record.layers, &record.diff_ids, options)
     }
 
     pub(crate) fn unpack_one(
