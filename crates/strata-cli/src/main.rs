@@ -77,6 +77,11 @@ enum Command {
     Login(commands::login::LoginArgs),
     /// Log out from a registry
     Logout(commands::login::LogoutArgs),
+    /// Manage multi-platform manifest lists
+    #[command(subcommand)]
+    Manifest(commands::manifest::ManifestCommand),
+    /// Copy an image between registries, OCI layouts, archives and the store
+    Copy(commands::copy::CopyArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +106,8 @@ fn main() -> ExitCode {
         Command::Push(a) => commands::push::run(a, &global),
         Command::Login(a) => commands::login::run_login(a, &global),
         Command::Logout(a) => commands::login::run_logout(a, &global),
+        Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
+        Command::Copy(a) => commands::copy::run(a, &global),
     };
     match result {
         Ok(code) => code,

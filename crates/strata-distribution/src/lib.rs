@@ -12,6 +12,7 @@
 //! - [`pull()`] and [`push()`]: whole-image transfers between a registry and the local
 //!   store, blobs in parallel, existing blobs skipped, downloads resumed with `Range`,
 //!   uploads compressed on the fly. [`Progress`] receives per-blob events.
+//! - [`copy`]: registry-to-registry copies (indexes included) that keep every digest.
 //!
 //! # Why a small client on reqwest rather than `oci-client`
 //!
@@ -27,6 +28,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod copy;
 pub mod credentials;
 pub mod error;
 pub mod progress;

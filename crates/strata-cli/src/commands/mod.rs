@@ -20,3 +20,5 @@ pub mod rmi;
 pub mod save;
 pub mod system;
 pub mod tag;
+pub mod copy;
+pub mod manifest;
