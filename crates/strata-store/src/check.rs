@@ -104,11 +104,21 @@ impl Store {
             }
         }
         for s in self.list_snapshots()? {
+            let subject = format!("snapshot {}", s.chain_id);
             if !s.fs_path.is_dir() {
                 p(
-                    format!("snapshot {}", s.chain_id),
+                    subject.clone(),
                     format!("{} is missing", s.fs_path.display()),
                 );
+            }
+            let diffid = s.fs_path.with_file_name("diffid");
+            match fs::read_to_string(&diffid) {
+                Ok(text) if Digest::parse(text.trim()).is_ok() => {}
+                Ok(text) => p(
+                    subject,
+                    format!("{} holds {text:?}, not a digest", diffid.display()),
+                ),
+                Err(e) => p(subject, format!("cannot read {}: {e}", diffid.display())),
             }
         }
         Ok(problems)

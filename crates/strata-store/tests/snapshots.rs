@@ -124,6 +124,13 @@ fn ensure_unpacked_stacks_layers_by_chain_id() {
         snaps
     );
     assert!(s.check().unwrap().is_empty());
+    // A snapshot whose metadata was damaged is reported by check.
+    let diffid = snaps[1].fs_path.with_file_name("diffid");
+    std::fs::write(&diffid, "junk").unwrap();
+    let problems = s.check().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].subject.contains(snaps[1].chain_id.hex()));
+    std::fs::write(&diffid, r.diff_ids[1].to_string()).unwrap();
     assert!(s.gc().unwrap().snapshots_removed.is_empty());
     s.remove_image(&r.manifest_digest).unwrap();
     let report = s.gc().unwrap();
