@@ -27,8 +27,21 @@ fn mount_overlay(lower: &str, upper_work: Option<(&Path, &Path)>, merged: &Path)
     assert!(st.success(), "mount -t overlay failed with {opts}");
 }
 
+/// Unmount, retrying while something briefly holds the mount busy; a lazy unmount as the
+/// last resort so a failing test never leaves a mount behind.
 fn umount(p: &Path) {
-    assert!(Command::new("umount").arg(p).status().unwrap().success());
+    for _ in 0..20 {
+        if Command::new("umount").arg(p).status().unwrap().success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let lazy = Command::new("umount").arg("-l").arg(p).status().unwrap();
+    panic!(
+        "{} stayed busy; lazy unmount {}",
+        p.display(),
+        if lazy.success() { "done" } else { "failed" }
+    );
 }
 
 fn names_and_xattrs(tar: &[u8]) -> Vec<(String, TarKind, Vec<String>)> {

@@ -136,6 +136,7 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
         dirs: Vec::new(),
         counts: Counts::default(),
         buf: vec![0u8; 128 * 1024],
+        parent_cache: None,
     };
     // Header blocks are read 512 bytes at a time; buffering above the digesting reader keeps
     // those reads cheap without changing what is digested.
@@ -211,6 +212,8 @@ struct Applier<'o> {
     /// place (a read-only mode must not block their own extraction).
     dirs: Vec<(Vec<u8>, Vec<u8>, Meta)>,
     counts: Counts,
+    /// The directory of the previous entry, by its path in the layer.
+    parent_cache: Option<(Vec<u8>, OwnedFd)>,
     /// Copy buffer reused across files: allocating it per file costs more than small files.
     buf: Vec<u8>,
 }
@@ -235,47 +238,75 @@ impl Applier<'_> {
             return self.whiteout(&raw, parent, name, target);
         }
         let meta = meta::meta_of(&h, self.options.xattrs)?;
-        let touched = &mut self.touched;
-        let dir = self
-            .r
-            .open_dir(&raw, parent, true, |p| {
-                touched.insert(join(p));
-            })?
-            .expect("created on demand");
-        for i in 1..=parent.len() {
-            self.touched.insert(join(&parent[..i]));
-        }
+        let parent_key = join(parent);
+        let dir = match self.parent_cache.take() {
+            Some((key, fd)) if key == parent_key => fd,
+            _ => {
+                let touched = &mut self.touched;
+                let fd = self
+                    .r
+                    .open_dir(&raw, parent, true, |p| {
+                        touched.insert(join(p));
+                    })?
+                    .expect("created on demand");
+                for i in 1..=parent.len() {
+                    self.touched.insert(join(&parent[..i]));
+                }
+                fd
+            }
+        };
         self.touched.insert(join(&comps));
         let existing = self.r.file_type(&dir, &comps, name)?;
+        self.place(&h, meta, tar, &raw, &comps, &dir, existing)?;
+        // Entries of one directory usually follow each other: keep its descriptor. Placing
+        // an entry only removes things below `dir`, so the descriptor stays valid.
+        self.parent_cache = Some((parent_key, dir));
+        Ok(())
+    }
 
+    /// Create one non-whiteout entry named by `comps` in the already resolved `dir`.
+    fn place<R: Read>(
+        &mut self,
+        h: &TarHeader,
+        meta: Meta,
+        tar: &mut TarReader<R>,
+        raw: &[u8],
+        comps: &[&[u8]],
+        dir: &OwnedFd,
+        existing: Option<FileType>,
+    ) -> Result<()> {
+        let name = *comps.last().expect("non-empty path");
+        let etype = h.kind;
         match etype {
             TarKind::Dir => {
                 if existing != Some(FileType::Directory) {
-                    self.r.remove_all(&dir, &comps, name)?;
-                    rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(0o700))
-                        .map_err(|e| self.fs_err(&comps, e))?;
+                    self.r.remove_all(dir, comps, name)?;
+                    rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700))
+                        .map_err(|e| self.fs_err(comps, e))?;
                 }
                 self.counts.dirs += 1;
-                self.dirs.push((join(&comps), raw, meta));
+                self.dirs.push((join(comps), raw.to_vec(), meta));
             }
             TarKind::File => {
-                self.r.remove_all(&dir, &comps, name)?;
+                if existing.is_some() {
+                    self.r.remove_all(dir, comps, name)?;
+                }
                 let flags = OFlags::WRONLY
                     | OFlags::CREATE
                     | OFlags::EXCL
                     | OFlags::NOFOLLOW
                     | OFlags::CLOEXEC;
-                let fd = rustix::fs::openat(&dir, *name, flags, Mode::from_raw_mode(0o600))
-                    .map_err(|e| self.fs_err(&comps, e))?;
+                let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o600))
+                    .map_err(|e| self.fs_err(comps, e))?;
                 let mut file = File::from(fd);
                 let n = copy_data(&mut tar.data(), &mut file, &mut self.buf).map_err(|e| {
                     if e.kind() == io::ErrorKind::UnexpectedEof {
-                        Error::invalid(&raw, "archive truncated in the entry's data")
+                        Error::invalid(raw, "archive truncated in the entry's data")
                     } else {
-                        self.io_err(&comps, e)
+                        self.io_err(comps, e)
                     }
                 })?;
-                meta::set_fd(&file, &meta, &raw, self.chown)?;
+                meta::set_fd(&file, &meta, raw, self.chown)?;
                 self.counts.files += 1;
                 self.counts.file_bytes += n;
             }
@@ -283,18 +314,18 @@ impl Applier<'_> {
                 let target = h.link.clone();
                 if target.is_empty() || target.contains(&0) {
                     return Err(Error::invalid(
-                        &raw,
+                        raw,
                         "symlink target is empty or holds a NUL byte",
                     ));
                 }
-                self.r.remove_all(&dir, &comps, name)?;
-                rustix::fs::symlinkat(target.as_slice(), &dir, *name)
-                    .map_err(|e| self.fs_err(&comps, e))?;
-                meta::set_at(&dir, name, &meta, &raw, self.chown, true)?;
+                self.r.remove_all(dir, comps, name)?;
+                rustix::fs::symlinkat(target.as_slice(), dir, name)
+                    .map_err(|e| self.fs_err(comps, e))?;
+                meta::set_at(dir, name, &meta, raw, self.chown, true)?;
                 self.counts.symlinks += 1;
             }
             TarKind::HardLink => {
-                self.hard_link(&h.link, &raw, &dir, &comps, name)?;
+                self.hard_link(&h.link, raw, dir, comps, name)?;
             }
             TarKind::Char | TarKind::Block | TarKind::Fifo => {
                 let (ft, kind) = match etype {
@@ -311,27 +342,27 @@ impl Applier<'_> {
                         }
                         DevicePolicy::Refuse => {
                             return Err(Error::NotPermitted {
-                                entry: display_name(&raw),
+                                entry: display_name(raw),
                                 message: format!("{kind} entries are refused by the apply options"),
                             })
                         }
                     }
                 }
-                self.r.remove_all(&dir, &comps, name)?;
+                self.r.remove_all(dir, comps, name)?;
                 let dev = rustix::fs::makedev(h.major, h.minor);
-                match rustix::fs::mknodat(&dir, *name, ft, Mode::from_raw_mode(0o600), dev) {
+                match rustix::fs::mknodat(dir, name, ft, Mode::from_raw_mode(0o600), dev) {
                     Ok(()) => {}
                     Err(rustix::io::Errno::PERM) => {
                         return Err(Error::NotPermitted {
-                            entry: display_name(&raw),
+                            entry: display_name(raw),
                             message: format!(
                                 "creating a {kind} needs CAP_MKNOD (apply with DevicePolicy::Skip to leave devices out)"
                             ),
                         })
                     }
-                    Err(e) => return Err(self.fs_err(&comps, e)),
+                    Err(e) => return Err(self.fs_err(comps, e)),
                 }
-                meta::set_at(&dir, name, &meta, &raw, self.chown, false)?;
+                meta::set_at(dir, name, &meta, raw, self.chown, false)?;
                 self.counts.devices += 1;
             }
             TarKind::Other(flag) => {
@@ -339,7 +370,7 @@ impl Applier<'_> {
                     what: format!(
                         "tar entry type {:?} of {:?}",
                         flag as char,
-                        display_name(&raw)
+                        display_name(raw)
                     ),
                 })
             }
@@ -403,6 +434,8 @@ impl Applier<'_> {
     }
 
     fn whiteout(&mut self, raw: &[u8], parent: &[&[u8]], name: &[u8], target: &[u8]) -> Result<()> {
+        // Whiteouts can remove the cached directory or one of its ancestors.
+        self.parent_cache = None;
         if name == OPAQUE_MARKER {
             self.counts.opaques += 1;
             return self.opaque(raw, parent);
