@@ -76,6 +76,8 @@ fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // Blobs the build cache keeps are not freed by pruning images either.
+    tagged_refs.extend(store.gc_root_digests().map_err(store_err)?);
     let total: u64 = blob_sizes.values().sum();
     let reclaim: u64 = blob_sizes
         .iter()
