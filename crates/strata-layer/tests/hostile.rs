@@ -336,3 +336,15 @@ fn devices_fail_clearly_when_unprivileged() {
     assert!(status.success(), "unprivileged child failed");
     assert!(std::fs::symlink_metadata(dir.path().join("dev/kmsg")).is_err());
 }
+
+#[test]
+fn directory_replaced_by_a_symlink_mid_layer() {
+    let s = Scratch::new();
+    let outer = s.outer.as_os_str().as_encoded_bytes().to_vec();
+    let tar = RawTar::new()
+        .add(b"d/f1", Raw::File(b"1"))
+        .add(b"d", Raw::Symlink(&outer))
+        .add(b"d/pwned", Raw::File(b"x"))
+        .finish();
+    refused(&s, &tar, ErrorKind::PathEscape, "d/pwned");
+}
