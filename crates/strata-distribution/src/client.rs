@@ -371,6 +371,21 @@ pub(crate) fn absolute(base: &str, location: &str) -> String {
     }
 }
 
+impl Client {
+    /// `GET /v2/` with credentials: checks that the registry speaks the API and accepts
+    /// what [`ClientOptions`] holds for `host` (what `login` verifies).
+    pub async fn ping(&self, host: &str) -> Result<()> {
+        let base = self.base_url(host).await?;
+        let resp = self
+            .send(host, "", Req::new(Method::GET, format!("{base}/v2/")))
+            .await?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        Err(status_error(host, "the registry api", resp).await)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,20 +407,5 @@ mod tests {
         assert_eq!(d, "manifest_unknown manifest unknown");
         assert_eq!(absolute("http://h", "/v2/x?y"), "http://h/v2/x?y");
         assert_eq!(absolute("http://h", "https://o/p"), "https://o/p");
-    }
-}
-
-impl Client {
-    /// `GET /v2/` with credentials: checks that the registry speaks the API and accepts
-    /// what [`ClientOptions`] holds for `host` (what `login` verifies).
-    pub async fn ping(&self, host: &str) -> Result<()> {
-        let base = self.base_url(host).await?;
-        let resp = self
-            .send(host, "", Req::new(Method::GET, format!("{base}/v2/")))
-            .await?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        Err(status_error(host, "the registry api", resp).await)
     }
 }

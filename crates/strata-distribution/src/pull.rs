@@ -120,7 +120,6 @@ pub async fn pull(
         .collect();
     let lease_id = lease.id().to_owned();
     let outcomes: Vec<(Outcome, u64)> = futures::stream::iter(blobs.into_iter().map(|d| {
-        let repo = repo;
         let lease_id = lease_id.clone();
         let progress = progress.clone();
         async move {

@@ -146,7 +146,7 @@ pub fn run(a: CopyArgs, global: &Global) -> Result<ExitCode> {
                 &opts,
                 progress.clone(),
             ))?;
-            lease.add(&[pulled.manifest_digest.clone()])?;
+            lease.add(std::slice::from_ref(&pulled.manifest_digest))?;
             pulled.manifest_digest
         }
         Transport::Strata(name) => store.resolve(name)?.record.manifest_digest,
