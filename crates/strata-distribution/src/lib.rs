@@ -16,15 +16,16 @@
 //!
 //! # Why a small client on reqwest rather than `oci-client`
 //!
-//! `oci-client` (0.15) was the starting point, and three of its properties rule it out:
-//! its blob pull API writes into an `AsyncWrite` from offset zero with no way to continue
-//! a broken transfer with a `Range` request; its push API takes layers as in-memory
-//! `Vec<u8>` (`ImageLayer::data`), so pushing a multi-GB image holds it all in RAM and
-//! cannot compress on the fly; and it has no cross-repository mount with the 202
-//! fallback. Its manifest types also re-serialise documents, while strata must keep the
-//! exact bytes. The distribution API needed here is small (about ten endpoints), so this
-//! crate speaks it directly on reqwest 0.13 with rustls, streaming every blob through
-//! the store's verified writer or from its verified reader.
+//! The decision was taken from `oci-client`'s API, not from a benchmark. Its whole-image
+//! `push` takes layers as in-memory data (`ImageLayer`), so pushing strata's uncompressed
+//! layers would mean compressing each one into RAM or a temporary file before upload,
+//! while strata compresses on the fly into a streamed upload with memory bounded by a few
+//! chunks. Its manifest types are re-serialised, while strata must keep and push the exact
+//! bytes it received (digests); and downloads must go through the store's verified writer
+//! with resume, retries and per-blob progress the way strata's store defines them. The
+//! distribution API needed is small (about ten endpoints), so this crate speaks it
+//! directly on reqwest 0.13 with rustls. (`oci-client` does offer ranged blob reads; that
+//! was not the deciding factor.)
 
 pub mod auth;
 pub mod client;
