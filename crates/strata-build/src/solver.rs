@@ -281,6 +281,10 @@ pub fn build(store: &Store, opts: &BuildOptions, progress: &dyn Progress) -> Res
         labels.extend(opts.labels.clone());
     }
     finalize_created(&mut state);
+    // SOURCE_DATE_EPOCH pins the image's creation time, whatever the base's history says.
+    if let Some(epoch) = opts.source_date_epoch {
+        state.config.created = Some(rfc3339(epoch, 0));
+    }
     let id = shared.next_id();
     let start = Instant::now();
     progress.event(Event::Started {

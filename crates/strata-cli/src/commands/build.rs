@@ -95,15 +95,45 @@ pub struct BuildArgs {
 /// names them instead of clap's "unexpected argument".
 #[derive(clap::Args, Debug, Default)]
 pub struct Unsupported {
-    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     pull: Option<String>,
-    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     push: Option<String>,
-    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     load: Option<String>,
-    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     squash: Option<String>,
-    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        hide = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     compress: Option<String>,
     #[arg(long, hide = true)]
     cache_from: Vec<String>,

@@ -1,0 +1,291 @@
+//! `strata build`: outputs (`-o` local, tar, docker, oci), progress modes, and the ways a
+//! context arrives (directory, stdin tar, stdin Dockerfile, `-f -`).
+
+mod build_common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use build_common::*;
+
+fn sample(e: &Env) -> std::path::PathBuf {
+    e.ctx(&[
+        (
+            "Dockerfile",
+            "FROM busybox\nCOPY --chown=11:12 --chmod=640 f.txt /data/f.txt\nRUN ln -s /data/f.txt /link && rm /etc/group\n",
+        ),
+        ("f.txt", "payload"),
+    ])
+}
+
+#[test]
+fn local_output_has_owners_modes_symlinks_and_deletions() {
+    let e = env_or_skip!();
+    let root = e.rootfs(&sample(&e), &[]);
+    assert_eq!(read(&root, "data/f.txt"), "payload");
+    assert_eq!(owner(&root, "data/f.txt"), (11, 12));
+    assert_eq!(mode(&root, "data/f.txt"), 0o640);
+    assert_eq!(
+        std::fs::read_link(root.join("link")).unwrap().to_str(),
+        Some("/data/f.txt")
+    );
+    assert!(!exists(&root, "etc/group"));
+    assert!(
+        !exists(&root, "etc/.wh.group"),
+        "whiteouts are applied, not copied"
+    );
+    assert!(root.join("bin/busybox").is_file());
+}
+
+#[test]
+fn bare_output_path_means_local() {
+    let e = env_or_skip!();
+    let dest = e.path("bare");
+    e.build_ok(&sample(&e), &["-o", dest.to_str().unwrap()]);
+    assert_eq!(read(&dest, "data/f.txt"), "payload");
+}
+
+#[test]
+fn tar_output_lists_the_rootfs() {
+    let e = env_or_skip!();
+    let dest = e.path("root").with_extension("tar");
+    let spec = format!("type=tar,dest={}", dest.display());
+    let b = e.build_ok(&sample(&e), &["-o", &spec]);
+    assert!(b.stderr.contains("sending tarball"), "{}", b.stderr);
+    let entries = tar_entries(&std::fs::read(&dest).unwrap());
+    let (_, h) = entries.iter().find(|(n, _)| n == "data/f.txt").unwrap();
+    assert_eq!((h.uid().unwrap(), h.gid().unwrap()), (11, 12));
+    assert_eq!(h.mode().unwrap() & 0o7777, 0o640);
+    let (_, l) = entries.iter().find(|(n, _)| n == "link").unwrap();
+    assert_eq!(
+        l.link_name().unwrap().unwrap().to_str(),
+        Some("/data/f.txt")
+    );
+    assert!(!entries
+        .iter()
+        .any(|(n, _)| n == "etc/group" || n.contains(".wh.")));
+}
+
+#[test]
+fn tar_output_to_stdout() {
+    let e = env_or_skip!();
+    let ctx = sample(&e);
+    let out = e.strata(&[
+        "build",
+        "--progress",
+        "plain",
+        "-o",
+        "-",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = tar_entries(&out.stdout);
+    assert!(entries.iter().any(|(n, _)| n == "data/f.txt"));
+}
+
+#[test]
+fn docker_archive_output_loads_elsewhere() {
+    let e = env_or_skip!();
+    let dest = e.path("img").with_extension("tar");
+    let spec = format!("type=docker,dest={},name=exported:v1", dest.display());
+    let b = e.build_ok(&sample(&e), &["-o", &spec]);
+    let other = e.other_store();
+    other.run(&["load", "-i", dest.to_str().unwrap()]).unwrap();
+    let inspect = other.run(&["inspect", "exported:v1"]).unwrap();
+    assert!(inspect.contains(&b.id), "{inspect}");
+}
+
+#[test]
+fn oci_archive_output_is_an_oci_layout() {
+    let e = env_or_skip!();
+    let dest = e.path("oci").with_extension("tar");
+    let spec = format!("type=oci,dest={}", dest.display());
+    e.build_ok(&sample(&e), &["-o", &spec, "-t", "ocitag:1"]);
+    let entries = tar_entries(&std::fs::read(&dest).unwrap());
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"oci-layout"), "{names:?}");
+    assert!(names.contains(&"index.json"));
+    assert!(names.iter().any(|n| n.starts_with("blobs/sha256/")));
+}
+
+#[test]
+fn image_output_with_name_tags_the_image() {
+    let e = env_or_skip!();
+    let b = e.build_ok(
+        &e.df("FROM busybox\n"),
+        &["-o", "type=image,name=named:out"],
+    );
+    assert_eq!(e.inspect("named:out")["Id"], b.id.as_str());
+}
+
+#[test]
+fn more_than_one_output_is_rejected() {
+    let e = env_or_skip!();
+    let err = e.build_err(&e.df("FROM busybox\n"), &["-o", "a", "-o", "b"]);
+    assert!(err.contains("only one --output"), "{err}");
+}
+
+#[test]
+fn tty_progress_builds() {
+    let e = env_or_skip!();
+    let ctx = e.df("FROM busybox\nRUN echo tty\n");
+    let out = e.strata(&[
+        "build",
+        "--progress",
+        "tty",
+        "-t",
+        "tty:1",
+        ctx.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(e.inspect("tty:1")["Id"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+}
+
+#[test]
+fn quiet_progress_writes_nothing_to_stderr() {
+    let e = env_or_skip!();
+    let ctx = e.df("FROM busybox\nRUN echo hush\n");
+    let out = e.strata(&["build", "--progress", "quiet", ctx.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sha256:"));
+}
+
+#[test]
+fn plain_progress_shows_buildkit_lines() {
+    let e = env_or_skip!();
+    let b = e.build_ok(&e.df("FROM busybox\nRUN echo p\n"), &["-t", "plain:1"]);
+    let lines: Vec<&str> = b.stderr.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("#1 [1/2] FROM busybox")),
+        "{}",
+        b.stderr
+    );
+    assert!(lines.iter().any(|l| l.starts_with("#2 [2/2] RUN echo p")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("#2 DONE ") && l.ends_with('s')));
+    assert!(lines.iter().any(|l| l.ends_with("exporting to image")));
+}
+
+fn stdin_build(e: &Env, args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut cmd = e.s.command();
+    cmd.arg("build")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn dockerfile_from_stdin_has_no_context() {
+    let e = env_or_skip!();
+    let out = stdin_build(
+        &e,
+        &["-q", "-"],
+        b"FROM busybox\nRUN echo stdin > /s\nLABEL src=stdin\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(e.config(&id)["Labels"]["src"], "stdin");
+    let out = stdin_build(&e, &["-"], b"FROM busybox\nCOPY x /x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no context"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn context_tar_from_stdin() {
+    let e = env_or_skip!();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("Dockerfile", &b"FROM busybox\nCOPY in.txt /in.txt\n"[..]),
+        ("in.txt", b"from tar"),
+        ("alt/Other", b"FROM busybox\nCOPY in.txt /other.txt\n"),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, name, data).unwrap();
+    }
+    let bytes = tar.into_inner().unwrap();
+    let dest = e.path("out");
+    let out = stdin_build(&e, &["-o", dest.to_str().unwrap(), "-"], &bytes);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(&dest, "in.txt"), "from tar");
+    let dest2 = e.path("out");
+    let out = stdin_build(
+        &e,
+        &["-f", "alt/Other", "-o", dest2.to_str().unwrap(), "-"],
+        &bytes,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(&dest2, "other.txt"), "from tar");
+}
+
+#[test]
+fn dockerfile_on_stdin_with_directory_context() {
+    let e = env_or_skip!();
+    let ctx = e.ctx(&[("c.txt", "ctx file")]);
+    let dest = e.path("out");
+    let out = stdin_build(
+        &e,
+        &[
+            "-f",
+            "-",
+            "-o",
+            dest.to_str().unwrap(),
+            ctx.to_str().unwrap(),
+        ],
+        b"FROM busybox\nCOPY c.txt /c.txt\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(&dest, "c.txt"), "ctx file");
+}
+
+#[test]
+fn dockerfile_outside_the_context() {
+    let e = env_or_skip!();
+    let ctx = e.ctx(&[("c.txt", "ctx")]);
+    let elsewhere = e.ctx(&[("My.Dockerfile", "FROM busybox\nCOPY c.txt /elsewhere.txt\n")]);
+    let f = elsewhere.join("My.Dockerfile");
+    let root = e.rootfs(&ctx, &["-f", f.to_str().unwrap()]);
+    assert_eq!(read(&root, "elsewhere.txt"), "ctx");
+}
