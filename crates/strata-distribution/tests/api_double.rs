@@ -50,7 +50,7 @@ async fn manifest(
 }
 
 async fn tags(Query(q): Query<HashMap<String, String>>) -> Response {
-    if q.get("last").is_none() {
+    if !q.contains_key("last") {
         (
             [("link", "</v2/app/tags/list?n=2&last=b>; rel=\"next\"")],
             axum::Json(serde_json::json!({"name": "app", "tags": ["a", "b"]})),
