@@ -239,7 +239,7 @@ fn bench_walk(c: &mut Criterion) {
         make_tree(dir.path(), files);
         let visited = walk(dir.path(), &Default::default()).count();
         g.throughput(Throughput::Elements(visited as u64));
-        g.bench_with_input(BenchmarkId::new("files", files), &files, |b, _| {
+        g.bench_with_input(BenchmarkId::new("50-rules", files), &files, |b, _| {
             b.iter(|| {
                 black_box(
                     walk(dir.path(), file.matcher())
@@ -247,6 +247,10 @@ fn bench_walk(c: &mut Criterion) {
                         .count(),
                 )
             })
+        });
+        let none = Default::default();
+        g.bench_with_input(BenchmarkId::new("no-rules", files), &files, |b, _| {
+            b.iter(|| black_box(walk(dir.path(), &none).filter(|e| e.is_ok()).count()))
         });
     }
     g.finish();

@@ -244,7 +244,15 @@ impl Matcher {
         if path == "." {
             return false;
         }
-        self.matches_or_parent_matches(&path)
+        self.matches_clean(&path)
+    }
+
+    /// Parent matching for a path known to be clean: the parents are the
+    /// prefixes ending before each `/`, so each pattern needs one pass over
+    /// the path, whatever its depth.
+    fn matches_clean(&self, path: &str) -> bool {
+        let ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i).collect();
+        self.decide(|p| p.matches_self_or_prefix(path, &ends))
     }
 
     /// Docker's `MatchesOrParentMatches`: the last pattern that matches
@@ -252,10 +260,7 @@ impl Matcher {
     /// given (not cleaned).
     pub fn matches_or_parent_matches(&self, path: &str) -> bool {
         if clean(path) == path {
-            // The parents are the prefixes ending before each `/`, so each
-            // pattern needs one pass over the path, whatever its depth.
-            let ends: Vec<usize> = path.match_indices('/').map(|(i, _)| i).collect();
-            return self.decide(|p| p.matches_self_or_prefix(path, &ends));
+            return self.matches_clean(path);
         }
         let parents = parent_prefixes(path);
         self.decide(|p| p.matches(path) || parents.iter().any(|dir| p.matches(dir)))

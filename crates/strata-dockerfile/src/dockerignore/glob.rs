@@ -39,7 +39,50 @@ enum Kind {
     Exact,
     Prefix(String),
     Suffix(String),
-    Tokens(Vec<Token>),
+    Tokens(Automaton),
+}
+
+/// An expression pattern with the literal text it must start and end with,
+/// used to reject most paths without running the automaton.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Automaton {
+    tokens: Vec<Token>,
+    head: String,
+    tail: String,
+}
+
+impl Automaton {
+    fn new(tokens: Vec<Token>) -> Automaton {
+        let lit = |t: &Token| match t {
+            Token::Literal(c) => Some(*c),
+            _ => None,
+        };
+        let head: String = tokens.iter().map_while(lit).collect();
+        let mut tail: Vec<char> = tokens.iter().rev().map_while(lit).collect();
+        tail.reverse();
+        Automaton {
+            tokens,
+            head,
+            tail: tail.into_iter().collect(),
+        }
+    }
+
+    fn full(&self, path: &str) -> bool {
+        path.starts_with(&self.head)
+            && path.ends_with(&self.tail)
+            && run(&self.tokens, path, Mode::Full)
+    }
+
+    fn self_or_prefix(&self, path: &str, ends: &[usize]) -> bool {
+        if !path.starts_with(&self.head) {
+            return false;
+        }
+        let tail_fits = |e: usize| path[..e].ends_with(&self.tail);
+        if !tail_fits(path.len()) && !ends.iter().any(|&e| tail_fits(e)) {
+            return false;
+        }
+        run(&self.tokens, path, Mode::Marks(ends))
+    }
 }
 
 /// A compiled pattern (without its leading `!`).
@@ -243,7 +286,7 @@ impl Pattern {
             'e' => Kind::Exact,
             'p' => Kind::Prefix(text[..text.len() - 2].to_string()),
             's' => Kind::Suffix(text[2..].to_string()),
-            _ => Kind::Tokens(tokens),
+            _ => Kind::Tokens(Automaton::new(tokens)),
         };
         Ok(Pattern {
             text: text.to_string(),
@@ -270,7 +313,7 @@ impl Pattern {
             Kind::Suffix(s) => {
                 path.ends_with(s.as_str()) || s.strip_prefix('/').is_some_and(|rest| path == rest)
             }
-            Kind::Tokens(t) => run(t, path, Mode::Full),
+            Kind::Tokens(a) => a.full(path),
         }
     }
 
@@ -286,7 +329,7 @@ impl Pattern {
             // A prefix of `path` starts with `p` only if `path` does.
             Kind::Prefix(p) => path.starts_with(p.as_str()),
             Kind::Suffix(_) => self.matches(path) || ends.iter().any(|&e| self.matches(&path[..e])),
-            Kind::Tokens(t) => run(t, path, Mode::Marks(ends)),
+            Kind::Tokens(a) => a.self_or_prefix(path, ends),
         }
     }
 
@@ -298,34 +341,51 @@ impl Pattern {
             Kind::Exact => self.text.starts_with(&dir_slash),
             Kind::Prefix(p) => dir_slash.starts_with(p.as_str()) || p.starts_with(&dir_slash),
             Kind::Suffix(_) => true,
-            Kind::Tokens(t) => run(t, &dir_slash, Mode::Viable),
+            Kind::Tokens(a) => run(&a.tokens, &dir_slash, Mode::Viable),
         }
     }
 }
 
-/// A small bit set over automaton positions.
-#[derive(Clone)]
-struct Bits {
-    words: Vec<u64>,
+/// A bit set over automaton positions: on the stack for patterns of up to
+/// 127 tokens (the common case, no allocation per match), on the heap
+/// beyond.
+enum Bits {
+    Inline([u64; 4], usize),
+    Heap(Vec<u64>),
 }
 
 impl Bits {
     fn new(n: usize) -> Bits {
-        Bits {
-            words: vec![0; n.div_ceil(64)],
+        let words = n.div_ceil(64);
+        if words <= 4 {
+            Bits::Inline([0; 4], words)
+        } else {
+            Bits::Heap(vec![0; words])
+        }
+    }
+    fn words(&self) -> &[u64] {
+        match self {
+            Bits::Inline(w, n) => &w[..*n],
+            Bits::Heap(v) => v,
+        }
+    }
+    fn words_mut(&mut self) -> &mut [u64] {
+        match self {
+            Bits::Inline(w, n) => &mut w[..*n],
+            Bits::Heap(v) => v,
         }
     }
     fn get(&self, i: usize) -> bool {
-        self.words[i / 64] & (1 << (i % 64)) != 0
+        self.words()[i / 64] & (1 << (i % 64)) != 0
     }
     fn set(&mut self, i: usize) {
-        self.words[i / 64] |= 1 << (i % 64);
+        self.words_mut()[i / 64] |= 1 << (i % 64);
     }
     fn clear(&mut self) {
-        self.words.iter_mut().for_each(|w| *w = 0);
+        self.words_mut().iter_mut().for_each(|w| *w = 0);
     }
     fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
+        self.words().iter().all(|w| *w == 0)
     }
 }
 

@@ -7,6 +7,9 @@
 //! lazy `*`) or longest (`##`, `%%`, `/`, greedy `*`) match. Suffix removal
 //! reverses both pattern and value so it can reuse the prefix search.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use regex::Regex;
 
 use super::scan::Fail;
@@ -21,6 +24,32 @@ fn invalid(pattern: &str, why: impl std::fmt::Display) -> Fail {
         ShellErrorKind::InvalidPattern,
         format!("invalid pattern ({pattern}) in substitution: {why}"),
     )
+}
+
+/// Compiled patterns kept per thread: a Dockerfile repeats the same few
+/// patterns across instructions and stages, and compiling dominates the
+/// cost of an expansion.
+const CACHE_ENTRIES: usize = 256;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<(String, bool, bool), Regex>> = RefCell::new(HashMap::new());
+}
+
+/// [`to_regex`] through the per-thread cache.
+fn cached_regex(pattern: &str, greedy: bool, anchored: bool) -> Result<Regex, Fail> {
+    let key = (pattern.to_string(), greedy, anchored);
+    if let Some(re) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(re);
+    }
+    let re = to_regex(pattern, greedy, anchored)?;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(key, re.clone());
+    });
+    Ok(re)
 }
 
 /// Translates a shell pattern to a regular expression.
@@ -65,7 +94,7 @@ fn to_regex(pattern: &str, greedy: bool, anchored: bool) -> Result<Regex, Fail> 
 
 /// `${NAME#pattern}` / `${NAME##pattern}`.
 pub(super) fn trim_prefix(pattern: &str, value: &str, greedy: bool) -> Result<String, Fail> {
-    let re = to_regex(pattern, greedy, true)?;
+    let re = cached_regex(pattern, greedy, true)?;
     Ok(match re.find(value) {
         Some(m) => value[m.end()..].to_string(),
         None => value.to_string(),
@@ -108,7 +137,7 @@ pub(super) fn replace(
     value: &str,
     all: bool,
 ) -> Result<String, Fail> {
-    let re = to_regex(pattern, true, false)?;
+    let re = cached_regex(pattern, true, false)?;
     if !all {
         return Ok(match re.find(value) {
             Some(m) => {
