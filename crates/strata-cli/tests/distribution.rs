@@ -438,3 +438,34 @@ fn hostile_manifests_are_refused() {
     let store = strata_store::Store::open(&t.store()).unwrap();
     assert!(store.list_blobs().unwrap().is_empty());
 }
+
+#[test]
+fn all_tags_push_and_pull() {
+    let Some(reg) = Registry::start(Mode::Plain) else {
+        return;
+    };
+    let t = tmp();
+    let dc = t.path().join("docker");
+    busybox_image(&t.store(), "bb:x", None);
+    let repo = format!("{}/all/bb", reg.host);
+    for tag in ["one", "two"] {
+        run_ok(
+            strata(&t.store())
+                .command()
+                .args(["tag", "bb:x", &format!("{repo}:{tag}")]),
+        );
+    }
+    let (out, _) = run_ok(strata_cmd(&t.store(), &dc).args(["push", "-a", &repo]));
+    assert!(
+        out.contains("one: digest:") && out.contains("two: digest:"),
+        "{out}"
+    );
+    let err = run_fail(strata_cmd(&t.store(), &dc).args(["pull", "-a", &format!("{repo}:one")]));
+    assert!(err.contains("--all-tags"), "{err}");
+    let (out, _) = run_ok(strata_cmd(&t.store2(), &dc).args(["pull", "-a", "-q", &repo]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let store = strata_store::Store::open(&t.store2()).unwrap();
+    for tag in ["one", "two"] {
+        store.resolve(&format!("{repo}:{tag}")).unwrap();
+    }
+}
