@@ -162,24 +162,35 @@ class DockerTool:
         self.rmi()
 
 
-def measure(tool, archive, expected_id, work, runs):
-    got = tool.setup(archive)
-    if got != expected_id:
-        sys.exit(f"{tool.name}: image ID after setup is {got}, expected {expected_id}")
-    saved = work / f"{tool.name}-saved.tar"
-    saves = [tool.save(saved) for _ in range(runs)]
-    loads = []
+def measure(tools, archive, expected_id, work, runs):
+    """Save and load with every tool, interleaving the tools run by run so that load from
+    other processes on a shared machine falls on all of them alike."""
+    for tool in tools:
+        got = tool.setup(archive)
+        if got != expected_id:
+            sys.exit(f"{tool.name}: image ID after setup is {got}, expected {expected_id}")
+    saved = {t.name: work / f"{t.name}-saved.tar" for t in tools}
+    saves = {t.name: [] for t in tools}
+    loads = {t.name: [] for t in tools}
     for _ in range(runs):
-        loads.append(tool.load(saved))
-        if tool.loaded_id != expected_id:
-            sys.exit(f"{tool.name}: image ID after load is {tool.loaded_id}, expected {expected_id}")
-    size = saved.stat().st_size
-    saved.unlink()
-    tool.cleanup()
-    med = lambda xs: statistics.median(x[0] for x in xs)
-    return {"save": med(saves), "load": med(loads), "size": size,
-            "save_rss": max(x[1] for x in saves), "load_rss": max(x[1] for x in loads),
-            "saves": [x[0] for x in saves], "loads": [x[0] for x in loads]}
+        for tool in tools:
+            saves[tool.name].append(tool.save(saved[tool.name]))
+    for _ in range(runs):
+        for tool in tools:
+            loads[tool.name].append(tool.load(saved[tool.name]))
+            if tool.loaded_id != expected_id:
+                sys.exit(f"{tool.name}: image ID after load is {tool.loaded_id}, expected {expected_id}")
+    out = {}
+    for tool in tools:
+        n = tool.name
+        size = saved[n].stat().st_size
+        saved[n].unlink()
+        tool.cleanup()
+        med = lambda xs: statistics.median(x[0] for x in xs)
+        out[n] = {"save": med(saves[n]), "load": med(loads[n]), "size": size,
+                  "save_rss": max(x[1] for x in saves[n]), "load_rss": max(x[1] for x in loads[n]),
+                  "saves": [x[0] for x in saves[n]], "loads": [x[0] for x in loads[n]]}
+    return out
 
 
 def context(build_work: Path, work: Path, scale: int) -> Path:
@@ -209,21 +220,21 @@ def main():
 
     archive, image_id = make_input_archive(a.work, a.debian, context(a.build_work, a.work, 1), "x1")
     mib = archive.stat().st_size / (1 << 20)
-    results = {}
-    if "strata" in tools:
-        results["strata"] = measure(StrataTool(a.strata, a.work), archive, image_id, a.work, a.runs)
-    if "docker" in tools:
-        results["docker"] = measure(DockerTool(), archive, image_id, a.work, a.runs)
+    load_before = os.getloadavg()[0]
+    chosen = [t for t in (StrataTool(a.strata, a.work), DockerTool()) if t.name in tools]
+    results = measure(chosen, archive, image_id, a.work, a.runs)
     x4 = None
     if "strata" in tools and not a.no_x4:
         big, big_id = make_input_archive(a.work, a.debian, context(a.build_work, a.work, 4), "x4")
-        x4 = measure(StrataTool(a.strata, a.work), big, big_id, a.work, 1)
+        x4 = measure([StrataTool(a.strata, a.work)], big, big_id, a.work, 1)["strata"]
         x4["mib"] = big.stat().st_size / (1 << 20)
         big.unlink()
 
     lines = [f"# save / load benchmark (median of {a.runs} runs, seconds)", "",
              f"Image: 2 uncompressed layers, Debian bookworm minbase + the W1 context under /app, "
              f"{mib:.0f} MiB as an archive; the same image (same ID) in both tools.", "",
+             f"Machine: {os.cpu_count()} cores, 1-minute load average {load_before:.1f} at the "
+             f"start (a shared machine inflates both tools' times; runs are interleaved).", "",
              "| tool | save -o | load -i (empty store) | archive size | peak RSS save / load |",
              "|---|---|---|---|---|"]
     for name, r in results.items():
