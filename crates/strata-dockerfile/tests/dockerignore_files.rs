@@ -145,3 +145,14 @@ fn walk_reports_missing_root() {
     );
     assert!(w.next().is_none());
 }
+
+#[test]
+fn walk_reports_symlinks_without_following() {
+    let dir = tempfile::tempdir().unwrap();
+    make_tree(dir.path(), &["real/inside.txt"]);
+    std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link")).unwrap();
+    let got = listed(dir.path(), &Matcher::default());
+    assert_eq!(got, ["link", "real/", "real/inside.txt"]);
+    let m = Matcher::new(&["real"]).unwrap();
+    assert_eq!(listed(dir.path(), &m), ["link"]);
+}
