@@ -294,7 +294,10 @@ pub fn stage_copy(
             } else {
                 dest.clone()
             };
-            if !rel.is_empty() || job.parents {
+            // Copying a directory's contents into a directory the image already has keeps
+            // that directory's owner and mode, as BuildKit does.
+            let existing_root = into == dest && dest_exists_dir;
+            if (!rel.is_empty() || job.parents) && !existing_root {
                 planned.push(Planned {
                     from: Some(abs.clone()),
                     inline: None,

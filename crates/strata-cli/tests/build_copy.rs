@@ -284,3 +284,27 @@ fn copy_history_and_layer_contents() {
     assert!(names.iter().any(|n| n == "x/a.txt"), "{names:?}");
     assert!(!names.iter().any(|n| n.starts_with("bin")), "{names:?}");
 }
+
+#[test]
+fn copy_contents_into_existing_dir_keeps_its_owner() {
+    let e = env_or_skip!();
+    let root = e.rootfs(
+        &copy_ctx(
+            &e,
+            "FROM busybox\nWORKDIR /srv\nCOPY --chown=1000:1000 dir/ ./\nCOPY --chown=7:7 dir /fresh\n",
+        ),
+        &[],
+    );
+    assert_eq!(
+        owner(&root, "srv"),
+        (0, 0),
+        "existing destination untouched"
+    );
+    assert_eq!(owner(&root, "srv/one.txt"), (1000, 1000));
+    assert_eq!(owner(&root, "srv/sub"), (1000, 1000));
+    assert_eq!(
+        owner(&root, "fresh"),
+        (7, 7),
+        "a new destination gets --chown"
+    );
+}

@@ -316,3 +316,18 @@ fn build_arg_from_environment() {
     assert!(b.ok, "{}", b.stderr);
     assert_eq!(e.config(&b.id)["Labels"]["v"], "unset");
 }
+
+#[test]
+fn base_without_path_gets_the_default_path() {
+    let e = env_or_skip!();
+    // The busybox fixture is an imported root filesystem: its config has no Env at all.
+    assert!(e.config("busybox:latest")["Env"].is_null());
+    let b = e.build_ok(&e.df("FROM busybox\nENV A=1\n"), &[]);
+    assert_eq!(
+        strs(&e.config(&b.id)["Env"]),
+        [
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "A=1"
+        ]
+    );
+}

@@ -1,0 +1,274 @@
+//! Images built by strata, read by peers: `skopeo inspect` of a saved archive always; with
+//! `STRATA_DOCKER_TESTS=1` (a dockerd reachable through `DOCKER_HOST` or the default
+//! socket), `docker load` + `docker run`, and the same Dockerfile built by BuildKit giving
+//! the same file tree and config.
+
+mod build_common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use build_common::*;
+use serde_json::Value;
+use strata_testkit::require_tool;
+
+const DOCKERFILE: &str = r#"FROM busybox
+ENV APP_HOME=/srv/app GREETING="hello world"
+WORKDIR /srv/app
+COPY --chown=1000:1000 app/ ./
+COPY --chmod=755 run.sh /usr/local/bin/run.sh
+RUN mkdir -p /var/data && echo built > /var/data/marker && chmod 700 /var/data \
+    && ln -s /srv/app/main.txt /main-link && rm /etc/group
+LABEL org.example.name="interop" org.example.version=1.0
+EXPOSE 8080 53/udp
+USER 1000:1000
+ENTRYPOINT ["/usr/local/bin/run.sh"]
+CMD ["--serve"]
+"#;
+
+fn interop_ctx(e: &Env) -> PathBuf {
+    let ctx = e.ctx(&[
+        ("Dockerfile", DOCKERFILE),
+        ("app/main.txt", "main\n"),
+        ("app/lib/util.txt", "util\n"),
+        ("run.sh", "#!/bin/sh\necho \"running $GREETING $@\"\n"),
+    ]);
+    set_mode(&ctx.join("run.sh"), 0o755);
+    ctx
+}
+
+#[test]
+fn skopeo_reads_a_saved_build() {
+    let e = env_or_skip!();
+    let Some(skopeo) = require_tool("skopeo").unwrap() else {
+        return;
+    };
+    let b = e.build_ok(&interop_ctx(&e), &["-t", "interop:1"]);
+    let archive = e.path("saved").with_extension("tar");
+    e.s.run(&["save", "-o", archive.to_str().unwrap(), "interop:1"])
+        .unwrap();
+    let out = Command::new(&skopeo)
+        .args(["inspect", "--config"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(config["config"]["User"], "1000:1000");
+    assert_eq!(config["config"]["WorkingDir"], "/srv/app");
+    assert_eq!(config["config"]["Labels"]["org.example.name"], "interop");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 5);
+    let digest = format!(
+        "sha256:{}",
+        strata_oci::Digest::sha256_of(&serde_json::to_vec(&config).unwrap()).hex()
+    );
+    let _ = digest;
+    let out = Command::new(&skopeo)
+        .arg("inspect")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let inspect: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 5);
+    assert_eq!(inspect["Labels"]["org.example.version"], "1.0");
+    assert!(b.id.starts_with("sha256:"));
+}
+
+/// The docker CLI matching the daemon (Debian's), when docker tests are enabled.
+fn docker() -> Option<PathBuf> {
+    if std::env::var("STRATA_DOCKER_TESTS").ok().as_deref() != Some("1") {
+        eprintln!("note: STRATA_DOCKER_TESTS is not 1; skipping docker interop");
+        return None;
+    }
+    let debian = PathBuf::from("/usr/bin/docker");
+    if debian.is_file() {
+        return Some(debian);
+    }
+    Some(
+        require_tool("docker")
+            .unwrap()
+            .expect("STRATA_DOCKER_TESTS=1 needs docker"),
+    )
+}
+
+fn run_docker(docker: &Path, args: &[&str]) -> String {
+    let out = Command::new(docker)
+        .args(args)
+        .env("DOCKER_BUILDKIT", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Load strata's busybox base into docker under the name the Dockerfile uses.
+fn load_base(e: &Env, docker: &Path) {
+    let base = e.path("base").with_extension("tar");
+    e.s.run(&["save", "-o", base.to_str().unwrap(), "busybox:latest"])
+        .unwrap();
+    run_docker(docker, &["load", "-i", base.to_str().unwrap()]);
+}
+
+#[test]
+fn docker_loads_and_runs_a_strata_build() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    let b = e.build_ok(&interop_ctx(&e), &["-t", "strata-interop:run"]);
+    let archive = e.path("img").with_extension("tar");
+    e.s.run(&[
+        "save",
+        "-o",
+        archive.to_str().unwrap(),
+        "strata-interop:run",
+    ])
+    .unwrap();
+    run_docker(&docker, &["load", "-i", archive.to_str().unwrap()]);
+    let id = run_docker(
+        &docker,
+        &["inspect", "--format", "{{.Id}}", "strata-interop:run"],
+    );
+    assert_eq!(id.trim(), b.id, "docker sees the same image ID");
+    let out = run_docker(
+        &docker,
+        &["run", "--rm", "--network=none", "strata-interop:run", "x"],
+    );
+    assert_eq!(out, "running hello world x\n");
+    let out = run_docker(
+        &docker,
+        &[
+            "run",
+            "--rm",
+            "--network=none",
+            "--entrypoint",
+            "cat",
+            "strata-interop:run",
+            "/srv/app/lib/util.txt",
+        ],
+    );
+    assert_eq!(out, "util\n");
+    run_docker(&docker, &["rmi", "strata-interop:run"]);
+}
+
+/// (type, mode, uid, gid, size, link) per path of a root filesystem tar, minus what docker
+/// injects into containers.
+fn tree(tar_bytes: &[u8]) -> BTreeMap<String, String> {
+    const INJECTED: &[&str] = &[
+        ".dockerenv",
+        "etc/hosts",
+        "etc/hostname",
+        "etc/resolv.conf",
+        "etc/mtab",
+    ];
+    tar_entries(tar_bytes)
+        .into_iter()
+        .filter_map(|(path, h)| {
+            let path = path
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_owned();
+            if path.is_empty()
+                || INJECTED.contains(&path.as_str())
+                || ["dev", "proc", "sys"]
+                    .iter()
+                    .any(|d| path == *d || path.starts_with(&format!("{d}/")))
+            {
+                return None;
+            }
+            let kind = h.entry_type();
+            let size = if kind.is_file() { h.size().unwrap() } else { 0 };
+            let link = h
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some((
+                path,
+                format!(
+                    "{:?} {:o} {}:{} {} {}",
+                    kind,
+                    h.mode().unwrap() & 0o7777,
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    size,
+                    link
+                ),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn docker_buildkit_builds_the_same_tree_and_config() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    load_base(&e, &docker);
+    let ctx = interop_ctx(&e);
+    let ours = e.build_ok(&ctx, &[]);
+    let ours_tar = e.path("ours").with_extension("tar");
+    let spec = format!("type=tar,dest={}", ours_tar.display());
+    e.build_ok(&ctx, &["-o", &spec]);
+
+    run_docker(
+        &docker,
+        &[
+            "build",
+            "--network=none",
+            "-q",
+            "-t",
+            "docker-built:1",
+            ctx.to_str().unwrap(),
+        ],
+    );
+    let theirs: Value =
+        serde_json::from_str(&run_docker(&docker, &["inspect", "docker-built:1"])).unwrap();
+    let theirs = &theirs[0]["Config"];
+    let mine = e.config(&ours.id);
+    for field in [
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "Labels",
+        "ExposedPorts",
+        "User",
+    ] {
+        assert_eq!(mine[field], theirs[field], "config field {field}");
+    }
+
+    let container = run_docker(&docker, &["create", "docker-built:1"]);
+    let container = container.trim();
+    let theirs_tar = e.path("theirs").with_extension("tar");
+    run_docker(
+        &docker,
+        &["export", "-o", theirs_tar.to_str().unwrap(), container],
+    );
+    run_docker(&docker, &["rm", container]);
+    let mine = tree(&std::fs::read(&ours_tar).unwrap());
+    let theirs = tree(&std::fs::read(&theirs_tar).unwrap());
+    let differ: Vec<String> = mine
+        .keys()
+        .chain(theirs.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| mine.get(*k) != theirs.get(*k))
+        .map(|k| format!("{k}: strata {:?} docker {:?}", mine.get(k), theirs.get(k)))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "file trees differ:\n{}",
+        differ.join("\n")
+    );
+    run_docker(&docker, &["rmi", "docker-built:1"]);
+}
