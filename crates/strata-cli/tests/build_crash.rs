@@ -5,8 +5,6 @@ mod build_common;
 
 use std::time::{Duration, Instant};
 
-use build_common::*;
-
 #[test]
 fn sigkill_during_run_leaves_a_clean_store() {
     let e = env_or_skip!();

@@ -3,8 +3,6 @@
 
 mod build_common;
 
-use build_common::*;
-
 #[test]
 fn unknown_instruction_names_file_and_line() {
     let e = env_or_skip!();

@@ -169,7 +169,7 @@ pub fn size(raw: &str) -> Result<u64> {
     let n: f64 = num
         .parse()
         .with_context(|| format!("invalid size {raw:?}; expected e.g. 64m"))?;
-    if !(n >= 0.0) {
+    if n.is_nan() || n < 0.0 {
         bail!("invalid size {raw:?}");
     }
     Ok((n * mult as f64) as u64)
