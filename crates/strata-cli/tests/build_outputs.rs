@@ -289,3 +289,28 @@ fn dockerfile_outside_the_context() {
     let root = e.rootfs(&ctx, &["-f", f.to_str().unwrap()]);
     assert_eq!(read(&root, "elsewhere.txt"), "ctx");
 }
+
+#[test]
+fn example_hello_site_builds() {
+    let e = env_or_skip!();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello-site");
+    let b = e.build_ok(&dir, &["--build-arg", "VERSION=1.0", "-t", "hello-site:1"]);
+    let c = e.config(&b.id);
+    assert_eq!(c["User"], "nobody");
+    assert_eq!(c["WorkingDir"], "/www");
+    assert_eq!(c["Labels"]["org.opencontainers.image.version"], "1.0");
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/usr/local/bin/serve"]));
+    let root = e.rootfs(&dir, &["--build-arg", "VERSION=1.0"]);
+    assert!(read(&root, "www/index.html").contains("Version 1.0."));
+    assert_eq!(read(&root, "www/pages.txt"), "about.html\nindex.html\n");
+    assert_eq!(owner(&root, "www/index.html"), (65534, 65534));
+    assert_eq!(mode(&root, "usr/local/bin/serve"), 0o755);
+    assert!(
+        !exists(&root, "www/drafts"),
+        ".dockerignore keeps drafts out"
+    );
+    // Everything but the export came from the cache the second time.
+    let again = e.build_ok(&dir, &["--build-arg", "VERSION=1.0"]);
+    assert_eq!(again.id, b.id);
+}
