@@ -74,6 +74,7 @@ measure() {
 }
 
 : >"$WORK/samples.txt"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
   for comp in gzip zstd; do
     # push: strata from its store; skopeo from the same image as an OCI layout.
@@ -84,7 +85,7 @@ for run in $(seq "$RUNS"); do
       --compression-format "$comp" "$REG/bench/big:$comp"
     start_registry
     measure "push-skopeo-$comp" skopeo copy -q --dest-tls-verify=false --dest-compress \
-      --dest-compress-format "$comp" "oci:$WORK/oci-src:bench:big" "docker://$REG/bench/big:$comp"
+      --dest-compress-format "$comp" "oci:$WORK/oci-src:big" "docker://$REG/bench/big:$comp"
     # pull: from a registry holding skopeo's push, into an empty store / oci dir.
     rm -rf "$WORK/pull-store" "$WORK/pull-oci"
     measure "pull-strata-$comp" "$STRATA" --root "$WORK/pull-store" pull -q "$REG/bench/big:$comp"
@@ -95,9 +96,10 @@ for run in $(seq "$RUNS"); do
 done
 stop_registry
 
-python3 - "$WORK/samples.txt" "$OUT" "$SIZE_MB" "$RUNS" "$STRATA" <<'PY'
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$WORK/samples.txt" "$OUT" "$SIZE_MB" "$RUNS" "$STRATA" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
 import statistics, sys, collections, platform, subprocess
-samples, out, size, runs, strata = sys.argv[1:]
+samples, out, size, runs, strata, load0, load1 = sys.argv[1:]
 d = collections.defaultdict(list)
 for line in open(samples):
     name, wall, rss = line.split()
@@ -122,7 +124,8 @@ measurement. strata pushes from its store (compressing on the fly); skopeo ({sk}
 the same image from an OCI layout with `--dest-compress`. Pulls fetch skopeo's push: strata
 into an empty store, skopeo into an OCI layout. Median wall seconds of {runs} runs, peak RSS
 (max over runs) from `/usr/bin/time -v`. Machine: {platform.machine()}, 2 cores; binary
-`{strata}`.
+`{strata}`; load average {load0} before, {load1} after (other work on the machine skews
+absolute times; both tools ran interleaved under the same load).
 
 | op | compression | strata s | skopeo s | ratio | strata RSS MiB | skopeo RSS MiB |
 |---|---|---|---|---|---|---|
