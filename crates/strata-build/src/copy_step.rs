@@ -121,6 +121,52 @@ pub fn dest_path(dest: &str, workdir: &str) -> (String, bool) {
     (format!("/{}", clean_rel(&joined)), trailing)
 }
 
+/// Follow symlinks the image has along `dest` (absolute), as BuildKit resolves a copy's
+/// destination inside the root: `/via/` with `/via -> /real` becomes `/real`. The last
+/// component is followed only when it leads to a directory.
+fn resolve_dest(lowers: &[PathBuf], dest: &str) -> String {
+    let mut todo: Vec<String> = clean_rel(dest)
+        .split('/')
+        .rev()
+        .map(str::to_owned)
+        .collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        if c.is_empty() {
+            continue;
+        }
+        let candidate = format!("{}/{c}", done.join("/"));
+        let link = fsview::lookup(lowers, &candidate)
+            .filter(|m| m.file_type().is_symlink())
+            .and_then(|_| {
+                let rel = candidate.trim_start_matches('/');
+                lowers
+                    .iter()
+                    .rev()
+                    .find_map(|l| fs::read_link(l.join(rel)).ok())
+            });
+        let Some(target) = link.filter(|_| hops < 40) else {
+            done.push(c);
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        let resolved = if target.starts_with('/') {
+            format!("/{}", clean_rel(&target))
+        } else {
+            format!("/{}", clean_rel(&format!("{}/{target}", done.join("/"))))
+        };
+        if todo.is_empty() && !fsview::lookup(lowers, &resolved).is_some_and(|m| m.is_dir()) {
+            done.push(c);
+            continue;
+        }
+        hops += 1;
+        done.clear();
+        todo.extend(clean_rel(&resolved).split('/').rev().map(str::to_owned));
+    }
+    format!("/{}", done.join("/"))
+}
+
 /// Paths (relative to the root) of the entries a source names, with whether a wildcard matched.
 fn select(root: &SourceRoot<'_>, source: &str) -> Result<(Vec<String>, bool)> {
     let rel = clean_rel(source);
@@ -238,6 +284,7 @@ pub fn stage_copy(
     stage_fs: &Path,
 ) -> Result<u64> {
     let (dest, trailing) = dest_path(job.dest, job.workdir);
+    let dest = resolve_dest(lowers, &dest);
     let exclude = if job.exclude.is_empty() {
         None
     } else {

@@ -257,17 +257,17 @@ fn copy_of_ignored_file_fails() {
 }
 
 #[test]
-#[ignore = "strata-build replaces a symlinked destination directory instead of following it"]
 fn copy_into_a_symlinked_directory_follows_it() {
     let e = env_or_skip!();
     let root = e.rootfs(
         &copy_ctx(
             &e,
-            "FROM busybox\nRUN mkdir /real && ln -s /real /via\nCOPY a.txt /via/\n",
+            "FROM busybox\nRUN mkdir -p /real /opt/rel && ln -s /real /via && ln -s opt/rel /r\nCOPY a.txt /via/\nCOPY b.txt /r/sub/\n",
         ),
         &[],
     );
     assert_eq!(read(&root, "real/a.txt"), "A");
+    assert_eq!(read(&root, "opt/rel/sub/b.txt"), "B");
     assert!(std::fs::read_link(root.join("via")).is_ok());
 }
 
