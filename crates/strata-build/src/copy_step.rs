@@ -597,6 +597,8 @@ fn unpack_archive(archive: &Path, dest: &Path) -> Result<()> {
     let mut ar = tar::Archive::new(reader);
     ar.set_preserve_permissions(true);
     ar.set_preserve_mtime(true);
+    // ADD keeps the archive's owners, as docker does.
+    ar.set_preserve_ownerships(true);
     ar.set_unpack_xattrs(false);
     ar.unpack(dest)
         .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;

@@ -193,6 +193,11 @@ fn add_local_tar_is_extracted() {
     std::fs::write(ctx.join("pack.tar"), tar.into_inner().unwrap()).unwrap();
     let root = e.rootfs(&ctx, &[]);
     assert_eq!(read(&root, "unpacked/inner/file.txt"), "inner");
+    assert_eq!(
+        owner(&root, "unpacked/inner/file.txt"),
+        (42, 43),
+        "docker keeps a tar's owners"
+    );
     assert_eq!(mode(&root, "unpacked/inner/file.txt"), 0o640);
     assert_eq!(owner(&root, "added.txt"), (7, 8));
 }
