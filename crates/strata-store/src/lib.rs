@@ -81,6 +81,9 @@ impl Store {
     /// Open (creating if needed) the store at `root`, and clean ingest files left by killed
     /// writers.
     pub fn open(root: &Path) -> Result<Store> {
+        // Absolute, so paths handed to runtimes and mounts mean the same from any cwd.
+        let root = &std::path::absolute(root)
+            .map_err(|e| Error::io("cannot resolve store root", root, e))?;
         let layout = layout::Layout::new(root);
         for dir in [
             layout.blobs(),
