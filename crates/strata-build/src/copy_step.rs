@@ -393,6 +393,7 @@ pub fn stage_copy(
     }
     let mut bytes = 0;
     let mut dirs = Vec::new();
+    let mut links: std::collections::HashMap<(u64, u64), PathBuf> = Default::default();
     for p in &planned {
         let target = stage_fs.join(clean_rel(&p.to));
         if let Some(parent) = Path::new(&clean_rel(&p.to)).parent() {
@@ -403,7 +404,21 @@ pub fn stage_copy(
                 job.owner,
             )?;
         }
+        // Files hard-linked to each other in the source stay hard links, as in BuildKit.
+        let inode = p
+            .meta
+            .as_ref()
+            .filter(|m| m.is_file() && m.nlink() > 1)
+            .map(|m| (m.dev(), m.ino()));
+        if let Some(first) = inode.and_then(|k| links.get(&k)) {
+            let _ = fs::remove_file(&target);
+            fs::hard_link(first, &target)?;
+            continue;
+        }
         bytes += place(p, &target, job)?;
+        if let Some(k) = inode {
+            links.insert(k, target.clone());
+        }
         if p.meta.as_ref().is_some_and(|m| m.is_dir()) {
             dirs.push((target, p.meta.clone()));
         }
@@ -467,6 +482,13 @@ fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {
         return Ok(0);
     }
     std::os::unix::fs::lchown(target, Some(uid), Some(gid))?;
+    // chown clears setuid and setgid: put the mode back afterwards.
+    if !ft.is_symlink() {
+        let mode = chmod_bits(job.chmod, meta.mode() & 0o7777, ft.is_dir())?;
+        if mode & 0o6000 != 0 {
+            fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
+        }
+    }
     if !ft.is_dir() {
         let t = FileTime::from_unix_time(meta.mtime(), meta.mtime_nsec() as u32);
         filetime::set_symlink_file_times(target, t, t)?;

@@ -75,12 +75,22 @@ pub fn load_base(store: &Store, reference: &str) -> Result<BaseImage> {
         }
     })?;
     let bytes = store.read_blob_verified(&image.record.config_digest)?;
-    let config: ImageConfig = serde_json::from_slice(&bytes).map_err(|e| {
+    let mut config: ImageConfig = serde_json::from_slice(&bytes).map_err(|e| {
         BuildError::internal(format!(
             "config {} of {reference}: {e}",
             image.record.config_digest
         ))
     })?;
+    // BuildKit gives every stage a PATH: a base image without one gets the default, visible
+    // to word expansion (`ENV PATH=/x:$PATH`) and to the new image's config.
+    let env = config
+        .config
+        .get_or_insert_with(Default::default)
+        .env
+        .get_or_insert_with(Vec::new);
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(crate::state::DEFAULT_PATH_ENV.to_owned());
+    }
     Ok(BaseImage {
         reference: reference.to_owned(),
         record: image.record,

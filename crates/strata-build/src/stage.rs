@@ -104,15 +104,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             if let Some(c) = config.config.as_mut() {
                 c.on_build = None;
             }
-            // BuildKit gives every stage a PATH: a base image without one gets the default.
-            let env = config
-                .config
-                .get_or_insert_with(Default::default)
-                .env
-                .get_or_insert_with(Vec::new);
-            if !env.iter().any(|e| e.starts_with("PATH=")) {
-                env.push(crate::state::DEFAULT_PATH_ENV.to_owned());
-            }
             let created = base
                 .config
                 .created

@@ -313,3 +313,22 @@ fn copy_contents_into_existing_dir_keeps_its_owner() {
         "a new destination gets --chown"
     );
 }
+
+#[test]
+fn copy_from_stage_keeps_setuid_and_hard_links() {
+    let e = env_or_skip!();
+    let root = e.rootfs_of(
+        "FROM busybox AS b\nRUN mkdir /o && echo t > /o/tool && chmod 4755 /o/tool && ln /o/tool /o/alias\nFROM busybox\nCOPY --from=b /o /copied\nCOPY --from=b --chown=5:5 /o/tool /owned-tool\n",
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(mode(&root, "copied/tool"), 0o4755);
+    assert_eq!(
+        mode(&root, "owned-tool"),
+        0o4755,
+        "chown must not clear setuid"
+    );
+    assert_eq!(owner(&root, "owned-tool"), (5, 5));
+    let a = std::fs::metadata(root.join("copied/tool")).unwrap();
+    let b = std::fs::metadata(root.join("copied/alias")).unwrap();
+    assert_eq!(a.ino(), b.ino(), "hard links stay linked");
+}
