@@ -659,11 +659,18 @@ impl StageRun<'_, '_> {
             InstructionKind::Workdir(_) => {
                 let dir = self.workdir_target(step);
                 if dir != "/" && fsview::lookup(&lowers, &dir).is_none() {
+                    // BuildKit creates the directories owned by the current USER.
+                    let user = self.state.user();
+                    let owner = if user.is_empty() || user == "root" || user == "0" {
+                        None
+                    } else {
+                        Some(self.resolve_owner(&user, &lowers)?)
+                    };
                     let job = CopyJob {
                         sources: &[],
                         dest: &format!("{dir}/"),
                         workdir: "/",
-                        owner: None,
+                        owner,
                         chmod: None,
                         parents: false,
                         exclude: &[],

@@ -168,12 +168,23 @@ impl ImageState {
                     .exposed_ports
                     .get_or_insert_with(BTreeMap::new);
                 for p in ports {
-                    let port = if p.contains('/') {
-                        p.to_lowercase()
-                    } else {
-                        format!("{p}/tcp")
-                    };
-                    set.insert(port, serde_json::Map::new());
+                    let p = p.to_lowercase();
+                    let (num, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+                    // A range (`7000-7001/tcp`) exposes each port, as docker does.
+                    let range = num.split_once('-').and_then(|(a, b)| {
+                        let (a, b) = (a.parse::<u16>().ok()?, b.parse::<u16>().ok()?);
+                        (a <= b).then_some(a..=b)
+                    });
+                    match range {
+                        Some(r) => {
+                            for n in r {
+                                set.insert(format!("{n}/{proto}"), serde_json::Map::new());
+                            }
+                        }
+                        None => {
+                            set.insert(format!("{num}/{proto}"), serde_json::Map::new());
+                        }
+                    }
                 }
                 let all: Vec<String> = set.keys().map(|k| format!("{k}:{{}}")).collect();
                 format!("EXPOSE map[{}]", all.join(" "))

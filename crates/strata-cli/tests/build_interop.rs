@@ -269,6 +269,35 @@ fn docker_buildkit_parity_multi_stage() {
     );
 }
 
+const FS_CHANGES: &str = r#"FROM busybox
+RUN mkdir -p /tree/a/b /tree/c && echo 1 > /tree/a/b/f && echo 2 > /tree/c/g \
+    && ln -s a/b/f /tree/link && mkfifo /tree/fifo 2>/dev/null || true
+RUN rm -rf /tree/a && mkdir /tree/a && echo new > /tree/a/only \
+    && rm /tree/link && echo file > /tree/link && rm -r /home && mkdir /emptydir
+COPY *.txt /globbed/
+USER nobody
+WORKDIR /work/dir
+USER root
+ENTRYPOINT exec echo shell-form
+HEALTHCHECK --interval=10s --start-period=5s CMD ["true"]
+ONBUILD RUN echo child
+EXPOSE 7000-7001/tcp
+"#;
+
+#[test]
+fn docker_buildkit_parity_file_changes_and_metadata() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    load_base(&e, &docker);
+    let ctx = e.ctx(&[
+        ("Dockerfile", FS_CHANGES),
+        ("one.txt", "1"),
+        ("two.txt", "2"),
+        ("skip.md", "no"),
+    ]);
+    compare_with_docker(&e, &docker, &ctx, "docker-built:3", &[]);
+}
+
 /// Build `ctx` with strata and with docker (BuildKit), then compare config fields and the
 /// exported file trees.
 fn compare_with_docker(e: &Env, docker: &Path, ctx: &Path, tag: &str, args: &[&str]) {
@@ -297,6 +326,8 @@ fn compare_with_docker(e: &Env, docker: &Path, ctx: &Path, tag: &str, args: &[&s
         "Volumes",
         "StopSignal",
         "Shell",
+        "Healthcheck",
+        "OnBuild",
     ] {
         let (m, t) = (&mine[field], &theirs[field]);
         let empty = |v: &Value| v.is_null() || v == &Value::String(String::new());

@@ -331,3 +331,26 @@ fn base_without_path_gets_the_default_path() {
         ]
     );
 }
+
+#[test]
+fn expose_range_and_workdir_owned_by_user() {
+    let e = env_or_skip!();
+    let ctx = e.df("FROM busybox\nEXPOSE 7000-7002/udp\nUSER nobody\nWORKDIR /home/nobody/app\n");
+    let b = e.build_ok(&ctx, &[]);
+    assert_eq!(
+        e.config(&b.id)["ExposedPorts"],
+        json!({"7000/udp": {}, "7001/udp": {}, "7002/udp": {}})
+    );
+    assert_eq!(
+        e.history(&b.id)[2],
+        "EXPOSE map[7000/udp:{} 7001/udp:{} 7002/udp:{}]"
+    );
+    let root = e.rootfs(&ctx, &[]);
+    assert_eq!(owner(&root, "home/nobody/app"), (65534, 65534));
+    assert_eq!(owner(&root, "home/nobody"), (65534, 65534));
+    assert_eq!(
+        owner(&root, "home"),
+        (0, 0),
+        "existing directories keep their owner"
+    );
+}
