@@ -33,7 +33,9 @@ pub struct ContextEntry {
     /// Permission bits (and setuid/setgid/sticky).
     pub mode: u32,
     pub size: u64,
-    pub meta: fs::Metadata,
+    /// Stat data identifying this version of the file (kept instead of the whole metadata to
+    /// keep large contexts small in memory).
+    stat: StatKey,
 }
 
 /// The stat data that identifies one version of a file without reading it.
@@ -180,7 +182,7 @@ impl Context {
                         kind,
                         mode,
                         size,
-                        meta,
+                        stat: StatKey::of(&meta),
                     },
                 );
             }
@@ -236,7 +238,7 @@ impl Context {
             if e.kind != EntryKind::File {
                 continue;
             }
-            let key = StatKey::of(&e.meta);
+            let key = e.stat.clone();
             match cache.entries.get(p) {
                 Some((k, d)) if *k == key => {
                     self.digests.insert(p.clone(), d.clone());

@@ -394,6 +394,8 @@ pub fn stage_copy(
     let mut bytes = 0;
     let mut dirs = Vec::new();
     let mut links: std::collections::HashMap<(u64, u64), PathBuf> = Default::default();
+    // Keyed by target: a later source copied onto the same path wins, as it would in order.
+    let mut files: std::collections::BTreeMap<PathBuf, &Planned> = Default::default();
     for p in &planned {
         let target = stage_fs.join(clean_rel(&p.to));
         if let Some(parent) = Path::new(&clean_rel(&p.to)).parent() {
@@ -415,6 +417,13 @@ pub fn stage_copy(
             fs::hard_link(first, &target)?;
             continue;
         }
+        let plain_file =
+            inode.is_none() && p.inline.is_none() && p.meta.as_ref().is_some_and(|m| m.is_file());
+        if plain_file {
+            // Regular files are independent of each other: copied in parallel below.
+            files.insert(target, p);
+            continue;
+        }
         bytes += place(p, &target, job)?;
         if let Some(k) = inode {
             links.insert(k, target.clone());
@@ -422,6 +431,14 @@ pub fn stage_copy(
         if p.meta.as_ref().is_some_and(|m| m.is_dir()) {
             dirs.push((target, p.meta.clone()));
         }
+    }
+    {
+        use rayon::prelude::*;
+        let copied: Vec<u64> = files
+            .par_iter()
+            .map(|(target, p)| place(p, target, job))
+            .collect::<Result<_>>()?;
+        bytes += copied.iter().sum::<u64>();
     }
     // Directory mtimes last: creating their contents changed them.
     for (dir, meta) in dirs.into_iter().rev() {

@@ -570,11 +570,7 @@ impl StageRun<'_, '_> {
             selected.sort();
             selected.dedup();
             ctx.hash_files(&selected, cache)?;
-            for p in &selected {
-                if let Some(d) = ctx.file_digest(p) {
-                    inputs.files.insert(p.clone(), d.to_string());
-                }
-            }
+            record_files(ctx, &selected, &mut inputs.files);
             let entries: Vec<_> = selected.iter().filter_map(|p| ctx.get(p)).collect();
             Ok(ctx.selection_digest("", entries).to_string())
         })
@@ -799,6 +795,48 @@ impl StageRun<'_, '_> {
         Ok((user.uid, user.gid))
     }
 }
+
+/// Per-file digests for explaining misses. Beyond [`EXPLAIN_FILE_LIMIT`] files the digests
+/// are folded per directory, so memory and the stored record stay small for huge contexts
+/// (a miss then names the directory that changed).
+fn record_files(
+    ctx: &crate::context::Context,
+    selected: &[String],
+    out: &mut BTreeMap<String, String>,
+) {
+    if selected.len() <= EXPLAIN_FILE_LIMIT {
+        for p in selected {
+            if let Some(d) = ctx.file_digest(p) {
+                out.insert(p.clone(), d.to_string());
+            }
+        }
+        return;
+    }
+    let mut current: Option<(String, strata_oci::Digester)> = None;
+    let flush = |cur: Option<(String, strata_oci::Digester)>,
+                 out: &mut BTreeMap<String, String>| {
+        if let Some((dir, h)) = cur {
+            out.insert(format!("{dir}/"), h.finish().to_string());
+        }
+    };
+    for p in selected {
+        let Some(d) = ctx.file_digest(p) else {
+            continue;
+        };
+        let dir = p.rsplit_once('/').map(|(d, _)| d).unwrap_or("").to_owned();
+        if current.as_ref().map(|(c, _)| c != &dir).unwrap_or(true) {
+            flush(current.take(), out);
+            current = Some((dir, strata_oci::Digester::sha256()));
+        }
+        if let Some((_, h)) = current.as_mut() {
+            h.update(p.as_bytes());
+            h.update(d.hex().as_bytes());
+        }
+    }
+    flush(current, out);
+}
+
+const EXPLAIN_FILE_LIMIT: usize = 5_000;
 
 fn is_remote(p: &str) -> bool {
     p.starts_with("http://")
