@@ -12,6 +12,8 @@ shift || true
 bench_setup
 docker_up
 trap docker_down EXIT
-python3 "$ROOT/bench/archive/bench.py" --strata "$STRATA" --runs "$RUNS" \
+# A private copy: the shared target/release/strata may be rebuilt while the benchmark runs.
+cp "$STRATA" "$BENCH_TMP/strata"
+python3 "$ROOT/bench/archive/bench.py" --strata "$BENCH_TMP/strata" --runs "$RUNS" \
   --debian "$(debian_tarball)" --work "$BENCH_TMP/work" --build-work "$ROOT/target/bench/build" \
   --out "$ROOT/bench/results/archive.md" "$@"
