@@ -19,6 +19,7 @@ pub mod fsview;
 pub mod layer_out;
 pub mod plan;
 pub mod progress;
+pub mod remote_source;
 pub mod run_step;
 pub mod solver;
 mod stage;

@@ -39,6 +39,9 @@ struct StageRun<'a, 'b> {
     state: ImageState,
     key: String,
     no_cache: bool,
+    /// ADD's remote files, fetched while the step's key is computed.
+    downloads: std::cell::RefCell<Vec<crate::remote_source::Fetched>>,
+    download_dir: Option<tempfile::TempDir>,
 }
 
 /// Build stage `index` of the plan.
@@ -131,6 +134,8 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
         state,
         key,
         no_cache,
+        downloads: Default::default(),
+        download_dir: has_remote_add(rs).then(tempfile::tempdir).transpose()?,
     };
     for (n, step) in rs.steps.iter().enumerate() {
         run.step(n, step).map_err(|e| {
@@ -427,25 +432,50 @@ impl StageRun<'_, '_> {
                 self.describe_copy("COPY", c.from.as_deref(), &c.sources, &c.dest, c, inputs)
             }
             InstructionKind::Add(a) => {
-                if a.sources
+                let (remote, local): (Vec<&Source>, Vec<&Source>) = a
+                    .sources
+                    .iter()
+                    .partition(|s| matches!(s, Source::Path(p) if crate::remote_source::is_url(p)));
+                if local
                     .iter()
                     .any(|s| matches!(s, Source::Path(p) if is_remote(p)))
                 {
-                    return Err(BuildError::unsupported("ADD from a URL or git repository"));
+                    return Err(BuildError::unsupported("ADD from a git repository"));
                 }
-                if a.checksum.is_some() {
-                    return Err(BuildError::unsupported("ADD --checksum for local sources"));
+                if a.checksum.is_some() && !local.is_empty() {
+                    return Err(BuildError::new(
+                        BuildErrorKind::Dockerfile,
+                        "ADD --checksum applies to URL sources only",
+                    ));
+                }
+                let local: Vec<Source> = local.into_iter().cloned().collect();
+                self.downloads.borrow_mut().clear();
+                for (i, s) in remote.iter().enumerate() {
+                    let Source::Path(url) = s else { continue };
+                    let dir = self
+                        .download_dir
+                        .as_ref()
+                        .ok_or_else(|| BuildError::internal("no download dir"))?;
+                    let f = crate::remote_source::fetch(url, dir.path(), i, a.checksum.as_deref())?;
+                    inputs
+                        .inputs
+                        .insert(format!("url:{url}"), f.digest.to_string());
+                    self.downloads.borrow_mut().push(f);
                 }
                 let c = Copy {
-                    sources: a.sources.clone(),
+                    sources: local.clone(),
                     dest: a.dest.clone(),
                     from: None,
                     parents: false,
                     flags: a.flags.clone(),
                 };
-                let extra = format!("unpack={:?}", a.unpack);
+                let extra = format!("unpack={:?} remote={}", a.unpack, remote.len());
                 let (op, history) =
                     self.describe_copy("ADD", None, &a.sources, &a.dest, &c, inputs)?;
+                if local.is_empty() {
+                    // describe_copy digested no context sources; keep the key on the URLs.
+                    inputs.inputs.remove("sources:context");
+                }
                 Ok((format!("{op}\n{extra}"), history))
             }
             InstructionKind::Workdir(_) => {
@@ -515,8 +545,8 @@ impl StageRun<'_, '_> {
         let paths: Vec<&str> = sources
             .iter()
             .filter_map(|s| match s {
-                Source::Path(p) => Some(p.as_str()),
-                Source::Heredoc { .. } => None,
+                Source::Path(p) if !crate::remote_source::is_url(p) => Some(p.as_str()),
+                _ => None,
             })
             .collect();
         if paths.is_empty() {
@@ -635,21 +665,36 @@ impl StageRun<'_, '_> {
                 StagedKind::Tree
             }
             InstructionKind::Add(a) => {
-                let c = Copy {
-                    sources: a.sources.clone(),
-                    dest: a.dest.clone(),
-                    from: None,
-                    parents: false,
-                    flags: a.flags.clone(),
-                };
-                self.stage_copy(
-                    &c,
-                    None,
-                    a.unpack.unwrap_or(true),
-                    &lowers,
-                    &fs_dir,
-                    &staging,
-                )?;
+                let local: Vec<Source> = a
+                    .sources
+                    .iter()
+                    .filter(|s| !matches!(s, Source::Path(p) if crate::remote_source::is_url(p)))
+                    .cloned()
+                    .collect();
+                let downloads = self.downloads.borrow().clone();
+                let many = a.sources.len() > 1;
+                if !local.is_empty() {
+                    let c = Copy {
+                        sources: local,
+                        dest: if many && !a.dest.ends_with('/') {
+                            format!("{}/", a.dest)
+                        } else {
+                            a.dest.clone()
+                        },
+                        from: None,
+                        parents: false,
+                        flags: a.flags.clone(),
+                    };
+                    self.stage_copy(
+                        &c,
+                        None,
+                        a.unpack.unwrap_or(true),
+                        &lowers,
+                        &fs_dir,
+                        &staging,
+                    )?;
+                }
+                self.place_downloads(&downloads, &a.dest, many, &a.flags, &lowers, &fs_dir)?;
                 StagedKind::Tree
             }
             InstructionKind::Workdir(_) => {
@@ -710,6 +755,49 @@ impl StageRun<'_, '_> {
                 created,
             },
         })
+    }
+
+    /// Put ADD's downloaded files in place: mode 0600 (as BuildKit), owner from `--chown`,
+    /// mtime from `Last-Modified`.
+    fn place_downloads(
+        &self,
+        downloads: &[crate::remote_source::Fetched],
+        dest: &str,
+        many: bool,
+        flags: &strata_dockerfile::ast::CopyFlags,
+        lowers: &[PathBuf],
+        fs_dir: &std::path::Path,
+    ) -> Result<()> {
+        if downloads.is_empty() {
+            return Ok(());
+        }
+        let workdir = self.state.workdir();
+        let (abs, trailing) = copy_step::dest_path(dest, &workdir);
+        let into_dir = trailing || many || fsview::lookup(lowers, &abs).is_some_and(|m| m.is_dir());
+        let owner = match &flags.chown {
+            None => (0, 0),
+            Some(spec) => self.resolve_owner(spec, lowers)?,
+        };
+        for f in downloads {
+            let target = if into_dir {
+                format!("{abs}/{}", f.name)
+            } else {
+                abs.clone()
+            };
+            let rel = copy_step::clean_rel(&target);
+            let path = fs_dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::copy(&f.path, &path)?;
+            let mode = copy_step::chmod_bits(flags.chmod.as_ref(), 0o600, false)?;
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+            std::os::unix::fs::lchown(&path, Some(owner.0), Some(owner.1))?;
+            let t = filetime::FileTime::from_unix_time(f.mtime.unwrap_or(0), 0);
+            filetime::set_file_times(&path, t, t)?;
+        }
+        Ok(())
     }
 
     /// Snapshot dirs (bottom first) of a stage or image named by `--from` / `from=`.
@@ -837,6 +925,17 @@ fn record_files(
 }
 
 const EXPLAIN_FILE_LIMIT: usize = 5_000;
+
+/// Whether a stage has an ADD of a URL (it then needs a download directory).
+fn has_remote_add(rs: &ResolvedStage) -> bool {
+    rs.steps.iter().any(|s| match &s.instruction.kind {
+        InstructionKind::Add(a) => a
+            .sources
+            .iter()
+            .any(|src| matches!(src, Source::Path(p) if crate::remote_source::is_url(p))),
+        _ => false,
+    })
+}
 
 fn is_remote(p: &str) -> bool {
     p.starts_with("http://")

@@ -128,3 +128,73 @@ fn run_copy_and_cache() -> anyhow::Result<()> {
     assert!(store.check()?.is_empty(), "{:?}", store.check()?);
     Ok(())
 }
+
+/// Serve `body` over HTTP on a loopback port for as many requests as come; returns the port.
+fn serve(body: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nLast-Modified: Tue, 15 Nov 1994 08:12:31 GMT\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = conn.write_all(head.as_bytes());
+            let _ = conn.write_all(body);
+        }
+    });
+    port
+}
+
+/// The files of a layer blob: path -> (mode, mtime, content).
+fn layer_files(
+    store: &Store,
+    digest: &strata_oci::Digest,
+) -> BTreeMap<String, (u32, u64, Vec<u8>)> {
+    use std::io::Read;
+    let mut out = BTreeMap::new();
+    let mut ar = tar::Archive::new(store.open_blob(digest).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().to_string_lossy().into_owned();
+        let (mode, mtime) = (e.header().mode().unwrap(), e.header().mtime().unwrap());
+        let mut data = Vec::new();
+        e.read_to_end(&mut data).unwrap();
+        out.insert(path, (mode, mtime, data));
+    }
+    out
+}
+
+#[test]
+fn add_from_url_with_checksum() -> anyhow::Result<()> {
+    if !strata_testkit::require_root()? {
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    let store = store_with_busybox(&tmp.path().join("store"))?;
+    let ctx = tmp.path().join("ctx");
+    fs::create_dir_all(&ctx)?;
+    let port = serve(b"remote content\n");
+    let sum = strata_oci::Digest::sha256_of(b"remote content\n");
+    let df =
+        format!("FROM busybox\nADD --checksum={sum} http://127.0.0.1:{port}/files/data.txt /dl/\n");
+    let out = build(&store, &opts(&df, &ctx), &Recorder::default())?;
+    let files = layer_files(&store, &out.state.layers.last().unwrap().digest);
+    let (mode, mtime, data) = files.get("dl/data.txt").expect("downloaded file in layer");
+    assert_eq!(
+        (mode & 0o7777, *mtime, data.as_slice()),
+        (0o600, 784887151, &b"remote content\n"[..])
+    );
+
+    // A wrong checksum fails the build and names the URL.
+    let bad = format!(
+        "FROM busybox\nADD --checksum=sha256:{} http://127.0.0.1:{port}/x /x\n",
+        "0".repeat(64)
+    );
+    let err = build(&store, &opts(&bad, &ctx), &Recorder::default()).unwrap_err();
+    assert!(err.to_string().contains("digest mismatch"), "{err}");
+    Ok(())
+}
