@@ -1,6 +1,7 @@
 //! Archives move between strata and a real Docker daemon in both directions, keeping the
 //! image ID: `docker load` reads what `strata save` writes (and the image runs), and
-//! `strata load` reads what `docker save` writes.
+//! `strata load` reads what `docker save` writes, also gzip-compressed and with several
+//! layers (a whiteout included).
 //!
 //! These tests need a running dockerd, so they run only with `STRATA_DOCKER_TESTS=1`
 //! (the CI script starts a daemon, exports `DOCKER_HOST` and sets the variable). Without
@@ -84,6 +85,15 @@ impl Drop for DockerImages {
         for name in &self.0 {
             let _ = Command::new("docker").args(["rmi", "-f", name]).output();
         }
+    }
+}
+
+/// Removes the named container when dropped.
+struct DockerContainer(String);
+
+impl Drop for DockerContainer {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
     }
 }
 
@@ -172,4 +182,75 @@ fn strata_loads_a_docker_saved_image_with_the_same_id() {
         .unwrap();
     docker(&["load", "-q", "-i", resaved.to_str().unwrap()]);
     assert_eq!(docker_image_id(&again), id);
+}
+
+#[test]
+fn a_two_layer_docker_image_survives_a_compressed_round_trip_through_strata() {
+    if !docker_enabled() {
+        return;
+    }
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let repo = unique_repo("layers");
+    let (base, committed, back) = (
+        format!("{repo}:base"),
+        format!("{repo}:committed"),
+        format!("{repo}:back"),
+    );
+    let container = format!("{repo}-ctr");
+    let _cleanup = DockerImages(vec![base.clone(), committed.clone(), back.clone()]);
+    let _container = DockerContainer(container.clone());
+
+    // A second layer that adds a file and deletes one (a whiteout) on top of the import.
+    docker(&["import", fx.layer_tar.to_str().unwrap(), &base]);
+    docker(&[
+        "run",
+        "--name",
+        &container,
+        "--network=none",
+        &base,
+        "/bin/sh",
+        "-c",
+        "echo layered > /marker && rm /etc/group",
+    ]);
+    let committed_out = docker(&["commit", &container, &committed]);
+    let id = docker_image_id(&committed);
+    assert_eq!(committed_out.trim(), id);
+
+    // docker save, gzip-compressed on the way, into strata.
+    let plain = tmp.path().join("layers.tar");
+    docker(&["save", "-o", plain.to_str().unwrap(), &committed]);
+    let gz = tmp.path().join("layers.tar.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&plain).unwrap(), &mut enc).unwrap();
+    enc.finish().unwrap();
+    let s = strata(&tmp.store());
+    s.run(&["load", "-q", "-i", gz.to_str().unwrap()]).unwrap();
+    assert_eq!(strata_image_id(&s, &committed), id);
+    let layers = s
+        .run(&["inspect", "--format", "{{len .RootFS.Layers}}", &committed])
+        .unwrap();
+    assert_eq!(layers.trim(), "2");
+
+    // Back into docker under a new name: same ID, and both layers apply.
+    s.run(&["tag", &committed, &back]).unwrap();
+    let archive = tmp.path().join("back.tar");
+    s.run(&["save", "-o", archive.to_str().unwrap(), &back])
+        .unwrap();
+    docker(&["rmi", &committed]);
+    docker(&["load", "-q", "-i", archive.to_str().unwrap()]);
+    assert_eq!(docker_image_id(&back), id);
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--network=none",
+        &back,
+        "/bin/sh",
+        "-c",
+        "cat /marker; test -e /etc/group && echo group-present || echo group-gone",
+    ]);
+    assert_eq!(out, "layered\ngroup-gone\n");
 }
