@@ -298,6 +298,44 @@ fn docker_buildkit_parity_file_changes_and_metadata() {
     compare_with_docker(&e, &docker, &ctx, "docker-built:3", &[]);
 }
 
+const COPY_RULES: &str = r#"FROM busybox
+COPY . /all/
+COPY src /src-contents
+COPY src/ docs/*.md /multi/
+COPY ["src/nested/deep.txt", "/exact/renamed.txt"]
+COPY --chmod=600 --chown=1:2 docs/*.md /docs/
+WORKDIR /rel
+COPY src/a.txt ./here/
+ADD src/a.txt plain-add.txt
+"#;
+
+#[test]
+fn docker_buildkit_parity_copy_rules_and_dockerignore() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    load_base(&e, &docker);
+    let ctx = e.ctx(&[
+        ("Dockerfile", COPY_RULES),
+        (
+            ".dockerignore",
+            "**/*.tmp\nbuild\n!build/keep.txt\ndocs/private*\n",
+        ),
+        ("src/a.txt", "a"),
+        ("src/b.tmp", "tmp"),
+        ("src/nested/deep.txt", "deep"),
+        ("src/nested/x.tmp", "tmp"),
+        ("build/out.bin", "bin"),
+        ("build/keep.txt", "keep"),
+        ("docs/readme.md", "readme"),
+        ("docs/private-notes.md", "private"),
+        ("docs/guide.md", "guide"),
+        ("empty/", ""),
+    ]);
+    set_mode(&ctx.join("src/nested"), 0o750);
+    set_mode(&ctx.join("src/a.txt"), 0o664);
+    compare_with_docker(&e, &docker, &ctx, "docker-built:4", &[]);
+}
+
 /// Build `ctx` with strata and with docker (BuildKit), then compare config fields and the
 /// exported file trees.
 fn compare_with_docker(e: &Env, docker: &Path, ctx: &Path, tag: &str, args: &[&str]) {
@@ -337,7 +375,7 @@ fn compare_with_docker(e: &Env, docker: &Path, ctx: &Path, tag: &str, args: &[&s
         );
     }
 
-    let container = run_docker(docker, &["create", tag]);
+    let container = run_docker(docker, &["create", tag, "true"]);
     let container = container.trim();
     let theirs_tar = e.path("theirs").with_extension("tar");
     run_docker(

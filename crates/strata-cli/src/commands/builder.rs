@@ -90,15 +90,14 @@ fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(global)?;
-    let mut removed = 0usize;
+    let mut removed = Vec::new();
     for table in CACHE_TABLES {
         let rows = store
             .list_records(table)
             .with_context(|| format!("listing {table} records"))?;
         for (key, _) in rows {
             if store.delete_record(table, &key)? && *table == "build-cache" {
-                println!("deleted: {key}");
-                removed += 1;
+                removed.push(key);
             }
         }
     }
@@ -113,8 +112,12 @@ fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
     }
     let report = store.gc().context("collecting garbage")?;
     reclaimed += report.reclaimed;
-    if removed > 0 {
-        println!("Deleted build cache objects: {removed}");
+    if !removed.is_empty() {
+        println!("Deleted build cache objects:");
+        for key in &removed {
+            println!("{}", key.strip_prefix("sha256:").unwrap_or(key));
+        }
+        println!();
     }
     println!("Total reclaimed space: {}", human_size(reclaimed));
     Ok(ExitCode::SUCCESS)

@@ -51,14 +51,24 @@ pub fn resolve(path: &str, file: Option<&str>, scratch: &Path) -> Result<Source>
         if file == Some("-") {
             bail!("cannot read both the context and the Dockerfile from stdin (-f - with PATH -)");
         }
-        let bytes = read_stdin("the build context")?;
-        if looks_like_archive(&bytes) {
-            return from_stdin_tar(&bytes, file, scratch);
+        // Sniff the first bytes; a tar is then streamed, never held in memory whole.
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut head = Vec::with_capacity(1024);
+        (&mut input)
+            .take(1024)
+            .read_to_end(&mut head)
+            .context("reading the build context from stdin")?;
+        if looks_like_archive(&head) {
+            return from_stdin_tar(std::io::Cursor::new(head).chain(input), file, scratch);
         }
         if file.is_some() {
             bail!("-f cannot be used when the Dockerfile itself comes from stdin");
         }
-        let text = String::from_utf8(bytes).context("the Dockerfile on stdin is not UTF-8")?;
+        input
+            .read_to_end(&mut head)
+            .context("reading the Dockerfile from stdin")?;
+        let text = String::from_utf8(head).context("the Dockerfile on stdin is not UTF-8")?;
         return Ok(Source {
             dockerfile: text,
             dockerfile_name: "Dockerfile".into(),
@@ -77,12 +87,12 @@ pub fn resolve(path: &str, file: Option<&str>, scratch: &Path) -> Result<Source>
     from_dir(dir, file, None)
 }
 
-fn from_stdin_tar(bytes: &[u8], file: Option<&str>, scratch: &Path) -> Result<Source> {
+fn from_stdin_tar(input: impl Read, file: Option<&str>, scratch: &Path) -> Result<Source> {
     let tmp = tempfile::Builder::new()
         .prefix(".strata-context-")
         .tempdir_in(scratch)
         .with_context(|| format!("creating a temporary directory in {}", scratch.display()))?;
-    let reader = strata_layer::decompress(bytes, None).context("reading the context archive")?;
+    let reader = strata_layer::decompress(input, None).context("reading the context archive")?;
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
