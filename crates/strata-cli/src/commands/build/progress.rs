@@ -94,6 +94,7 @@ impl Renderer {
             Mode::Tty => {
                 if let Some(tty) = inner.tty.as_mut() {
                     if let Some((bar, name)) = tty.bars.remove(&id) {
+                        bar.set_style(ProgressStyle::with_template(" ✔ {prefix} {msg}").unwrap());
                         bar.finish_with_message(format!("{name}  {}", secs(elapsed)));
                     }
                     for l in lines {
@@ -154,13 +155,14 @@ impl Renderer {
                 if name == EXPORT_STEP {
                     inner.export_id = Some(id);
                 }
-                let bar = tty.multi.add(ProgressBar::new_spinner());
+                let bar = ProgressBar::new_spinner();
                 bar.set_style(
                     ProgressStyle::with_template(" {spinner} {prefix:.bold} {msg} {elapsed}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(format!("#{id}"));
                 bar.set_message(name.clone());
+                let bar = tty.multi.add(bar);
                 bar.enable_steady_tick(Duration::from_millis(120));
                 tty.bars.insert(id, (bar, name));
             }
