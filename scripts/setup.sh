@@ -10,6 +10,9 @@ PACKAGES=(
   busybox-static    # the FROM-scratch fixture image
   debootstrap       # the Debian minbase fixture image
   apache2-utils     # htpasswd for registry auth tests
+  openssl           # self-signed CAs for TLS tests
+  docker.io         # dockerd 20.10: interop tests (docker load/run/build) and benchmarks
+  podman            # registry client interop
 
   python3-pip
   hyperfine time    # benchmarks
