@@ -336,6 +336,58 @@ fn docker_buildkit_parity_copy_rules_and_dockerignore() {
     compare_with_docker(&e, &docker, &ctx, "docker-built:4", &[]);
 }
 
+const EXPANSION: &str = r#"ARG GLOBAL=g1
+FROM busybox
+ARG GLOBAL
+ARG NAME=app VERSION
+ARG DERIVED=${NAME}-${VERSION:-0}
+ENV A=plain B="with space" C='single $NAME' D=\$NAME E=${NAME:+set} F=${UNSET:-fallback}
+ENV LEGACY value with  spaces
+LABEL "quoted key"="v 1" multi="a \
+b" derived=$DERIVED global=${GLOBAL}
+WORKDIR /srv/${NAME}
+USER ${NAME}:${VERSION:-0}
+EXPOSE ${PORT:-9000}
+CMD ["echo", "$NAME"]
+"#;
+
+#[test]
+fn docker_buildkit_parity_word_expansion() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    load_base(&e, &docker);
+    let ctx = e.ctx(&[("Dockerfile", EXPANSION)]);
+    compare_with_docker(
+        &e,
+        &docker,
+        &ctx,
+        "docker-built:5",
+        &["--build-arg", "VERSION=2"],
+    );
+}
+
+/// Mount targets exist beforehand: BuildKit before v0.13 (docker 20.10) leaves the stubs it
+/// creates for mount points in the layer, newer BuildKit and strata remove them.
+const MOUNTS: &str = r#"FROM busybox AS data
+RUN mkdir /d && echo staged > /d/file
+FROM busybox
+RUN mkdir -p /mnt/in /opt/data /scratch /root/.cache
+RUN --mount=type=bind,source=input,target=/mnt/in cat /mnt/in/a.txt > /from-bind
+RUN --mount=type=bind,from=data,source=/d,target=/opt/data cp /opt/data/file /from-stage
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/t && ls /scratch > /from-tmpfs
+RUN --mount=type=cache,target=/root/.cache echo c > /root/.cache/c && echo done > /from-cache
+RUN --mount=type=secret,id=none,required=false echo ok > /from-secret
+"#;
+
+#[test]
+fn docker_buildkit_parity_run_mounts() {
+    let Some(docker) = docker() else { return };
+    let e = env_or_skip!();
+    load_base(&e, &docker);
+    let ctx = e.ctx(&[("Dockerfile", MOUNTS), ("input/a.txt", "bound\n")]);
+    compare_with_docker(&e, &docker, &ctx, "docker-built:6", &[]);
+}
+
 /// Build `ctx` with strata and with docker (BuildKit), then compare config fields and the
 /// exported file trees.
 fn compare_with_docker(e: &Env, docker: &Path, ctx: &Path, tag: &str, args: &[&str]) {
