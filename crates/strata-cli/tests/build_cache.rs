@@ -239,3 +239,16 @@ fn cache_mount_contents_do_not_affect_the_key() {
     let b = e.build_ok(&ctx, &[]);
     assert_eq!(b.step("RUN --mount"), Step::Cached, "{}", b.stderr);
 }
+
+#[test]
+fn run_after_a_changed_arg_misses_even_without_using_it() {
+    let e = env_or_skip!();
+    // Docker: every RUN after an ARG sees it in its environment, so a new value misses.
+    let ctx = e.df("FROM busybox\nARG V=1\nRUN echo unrelated\nCOPY Dockerfile /df\n");
+    e.build_ok(&ctx, &[]);
+    let b = e.build_ok(&ctx, &["--build-arg", "V=2"]);
+    assert_eq!(b.step("RUN echo unrelated"), Step::Ran, "{}", b.stderr);
+    assert_eq!(b.step("COPY Dockerfile"), Step::Ran, "its parent changed");
+    let c = e.build_ok(&ctx, &["--build-arg", "V=2"]);
+    assert_eq!(c.step("RUN echo unrelated"), Step::Cached);
+}
