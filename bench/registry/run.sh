@@ -21,8 +21,7 @@ peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 start_strata() {
   local port=$1 dir=$2
   printf 'addr = "127.0.0.1:%s"\n[storage]\npath = "%s"\n' "$port" "$dir" > "$WORK/strata.toml"
-  RUST_LOG=warn $BIN/registry_serve "$WORK/strata.toml" 2>"$WORK/strata.log" &
-  echo $!
+  RUST_LOG=warn $BIN/registry_serve "$WORK/strata.toml" >"$WORK/strata.log" 2>&1 &
 }
 
 start_distribution() {
@@ -34,6 +33,8 @@ log:
   accesslog:
     disabled: true
 storage:
+  cache:
+    blobdescriptor: inmemory
   filesystem:
     rootdirectory: $dir
   delete:
@@ -41,8 +42,7 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YML
-  docker-registry serve "$WORK/distribution.yml" 2>"$WORK/distribution.log" &
-  echo $!
+  docker-registry serve "$WORK/distribution.yml" >"$WORK/distribution.log" 2>&1 &
 }
 
 declare -A RES RSS
@@ -50,7 +50,8 @@ for server in strata distribution; do
   port=$(free_port)
   dir="$WORK/$server-data"
   mkdir -p "$dir"
-  pid=$(start_$server "$port" "$dir")
+  start_$server "$port" "$dir"   # not in $(...): the server would hold its stdout open
+  pid=$!
   wait_up "$port"
   url="http://127.0.0.1:$port"
   RES[$server,pull]=$($LOAD "$url" pull --clients 64 --seconds "$SECS")
@@ -81,6 +82,9 @@ field() { python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; p
   echo "| server | peak RSS MiB |"
   echo "|---|---:|"
   for server in strata distribution; do echo "| $server | ${RSS[$server]} |"; done
+  echo
+  echo "distribution runs with its in-memory blob descriptor cache (as Debian's default config), access log off;"
+  echo "strata with RUST_LOG=warn. The machine is shared, so absolute numbers vary between runs; compare within one run."
   echo
   echo "Scenarios: **pull** = 64 clients GET a manifest then its three 16 KiB blobs, in a loop;"
   echo "**push** = 16 clients push small images (HEAD each blob, upload missing ones POST+PUT, PUT manifest), a 64 KiB base layer shared by all;"

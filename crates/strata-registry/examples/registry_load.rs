@@ -81,7 +81,13 @@ async fn upload(c: &Client, base: &str, repo: &str, data: Vec<u8>, lat: &mut Vec
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 201, "finish upload");
+    let status = r.status();
+    assert_eq!(
+        status,
+        201,
+        "finish upload: {}",
+        r.text().await.unwrap_or_default()
+    );
     lat.push(t.elapsed());
 }
 

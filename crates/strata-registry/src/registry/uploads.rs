@@ -147,6 +147,9 @@ impl Registry {
         body: Option<ByteStream<'_>>,
     ) -> Result<u64> {
         if let Some(body) = body {
+            if self.upload_chunks(repo, id).await?.is_empty() {
+                return self.upload_monolithic(repo, id, digest, body).await;
+            }
             self.upload_append(repo, id, None, body).await?;
         }
         let chunks = self.upload_chunks(repo, id).await?;
@@ -222,6 +225,54 @@ impl Registry {
         result?;
         self.link_blob(repo, digest).await?;
         Ok(size)
+    }
+
+    /// The whole blob in one request (POST+PUT or single POST): hash it while streaming it
+    /// to storage once, then rename it into place. No chunk bookkeeping.
+    async fn upload_monolithic(
+        &self,
+        repo: &str,
+        id: &str,
+        digest: &Digest,
+        body: ByteStream<'_>,
+    ) -> Result<u64> {
+        let s = self.storage().clone();
+        let root = keys::upload_root(repo, id);
+        let assembled = format!("{root}assembled");
+        let mut digester = Digester::new(digest.algorithm());
+        let hashed = body
+            .inspect(|r| {
+                if let Ok(b) = r {
+                    digester.update(b);
+                }
+            })
+            .boxed();
+        let written = s.put_stream(&assembled, hashed).await;
+        let actual = digester.finish();
+        let result: Result<u64> = async {
+            let n = written?;
+            if &actual != digest {
+                s.delete(&assembled).await?;
+                return Err(Error::new(
+                    ErrorKind::DigestInvalid,
+                    format!("upload {id} has digest {actual}, not the claimed {digest}"),
+                ));
+            }
+            let blob_key = keys::blob(digest);
+            if s.stat(&blob_key).await?.is_none() {
+                s.rename(&assembled, &blob_key).await?;
+            } else {
+                s.delete(&assembled).await?;
+                s.touch(&blob_key).await?;
+            }
+            Ok(n)
+        }
+        .await;
+        // Only the marker is left; delete it by name rather than listing the prefix.
+        s.delete(&format!("{root}started")).await?;
+        let n = result?;
+        self.link_blob(repo, digest).await?;
+        Ok(n)
     }
 
     /// Abandons an upload and deletes what it received.
