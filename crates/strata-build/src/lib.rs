@@ -19,6 +19,7 @@ pub mod fsview;
 pub mod layer_out;
 pub mod plan;
 pub mod progress;
+pub mod remote_cache;
 pub mod remote_source;
 pub mod run_step;
 pub mod solver;
@@ -30,7 +31,7 @@ use std::path::PathBuf;
 
 pub use error::{BuildError, BuildErrorKind, Result};
 pub use progress::{Event, Progress};
-pub use solver::{build, BuildOutcome};
+pub use solver::{build, build_with_cache, BuildOutcome};
 
 /// `--network` for the whole build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -33,6 +33,8 @@ pub struct BuildOutcome {
     /// Layer-producing steps answered from the cache, and steps that ran.
     pub cached_steps: usize,
     pub executed_steps: usize,
+    /// Layer steps resolved, with their keys and results (what `--cache-to` exports).
+    pub steps: Vec<crate::remote_cache::UsedStep>,
 }
 
 /// Counting semaphore bounding concurrent RUN steps.
@@ -85,6 +87,10 @@ pub(crate) struct Shared<'a> {
     pub executed: AtomicUsize,
     /// The build's timestamp (RFC 3339) for steps that run now.
     pub now: String,
+    /// Answers keys the local cache misses (`--cache-from`).
+    pub cache_source: Option<&'a dyn crate::remote_cache::CacheSource>,
+    /// Layer steps resolved so far.
+    pub used: Mutex<Vec<crate::remote_cache::UsedStep>>,
 }
 
 impl Shared<'_> {
@@ -183,6 +189,16 @@ fn stat_cache_path(store: &Store, opts: &BuildOptions) -> Option<std::path::Path
 
 /// Build `opts` into an image in `store`.
 pub fn build(store: &Store, opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildOutcome> {
+    build_with_cache(store, opts, progress, None)
+}
+
+/// [`build`], asking `cache_source` for keys the local cache does not have.
+pub fn build_with_cache(
+    store: &Store,
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    cache_source: Option<&dyn crate::remote_cache::CacheSource>,
+) -> Result<BuildOutcome> {
     let mut build_args = opts.build_args.clone();
     if let Some(epoch) = opts.source_date_epoch {
         build_args
@@ -240,6 +256,8 @@ pub fn build(store: &Store, opts: &BuildOptions, progress: &dyn Progress) -> Res
         cached: AtomicUsize::new(0),
         executed: AtomicUsize::new(0),
         now,
+        cache_source,
+        used: Mutex::new(Vec::new()),
     };
     let stages = plan.required_stages();
     let errors: Mutex<Vec<BuildError>> = Mutex::new(Vec::new());
@@ -300,11 +318,17 @@ pub fn build(store: &Store, opts: &BuildOptions, progress: &dyn Progress) -> Res
         id,
         elapsed: start.elapsed(),
     });
+    let image_stages = crate::remote_cache::image_stages(&plan);
+    let mut steps = shared.used.into_inner().unwrap_or_else(|e| e.into_inner());
+    for s in &mut steps {
+        s.in_image = image_stages.contains(&s.stage);
+    }
     Ok(BuildOutcome {
         image,
         state,
         cached_steps: shared.cached.load(Ordering::SeqCst),
         executed_steps: shared.executed.load(Ordering::SeqCst),
+        steps,
     })
 }
 

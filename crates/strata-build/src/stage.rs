@@ -280,6 +280,7 @@ impl StageRun<'_, '_> {
         let store = self.sh.store;
         if !self.no_cache {
             if let Some(hit) = self.lookup(&key)? {
+                self.record_used(&key, &hit);
                 self.apply_result(&hit, history);
                 self.remember(&position, &key, &inputs)?;
                 self.key = key;
@@ -323,6 +324,7 @@ impl StageRun<'_, '_> {
             store.put_record(strata_store::GC_ROOTS_TABLE, &key, &roots)?;
         }
         self.remember(&position, &key, &inputs)?;
+        self.record_used(&key, &result);
         self.apply_result(&result, history);
         self.key = key;
         self.sh.progress.event(Event::Done {
@@ -347,7 +349,33 @@ impl StageRun<'_, '_> {
         Ok(())
     }
 
+    /// Note a resolved layer step for the build's outcome (`--cache-to`).
+    fn record_used(&self, key: &str, result: &CachedLayer) {
+        let step = crate::remote_cache::UsedStep {
+            stage: self.rs.index,
+            key: key.to_owned(),
+            result: result.clone(),
+            in_image: false,
+        };
+        self.sh
+            .used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(step);
+    }
+
+    /// The local cache, then the `--cache-from` source.
     fn lookup(&self, key: &str) -> Result<Option<CachedLayer>> {
+        if let Some(hit) = self.local_lookup(key)? {
+            return Ok(Some(hit));
+        }
+        Ok(self
+            .sh
+            .cache_source
+            .and_then(|c| c.lookup(self.sh.store, key)))
+    }
+
+    fn local_lookup(&self, key: &str) -> Result<Option<CachedLayer>> {
         let Some(bytes) = self.sh.store.get_record(CACHE_TABLE, key)? else {
             return Ok(None);
         };
