@@ -87,7 +87,7 @@ fn unsupported_docker_flags_are_named() {
     let ctx = e.df("FROM busybox\n");
     for (flag, args) in [
         ("--pull", vec!["--pull"]),
-        ("--cache-from", vec!["--cache-from", "type=registry,ref=x"]),
+        ("--cgroup-parent", vec!["--cgroup-parent", "x"]),
         ("--add-host", vec!["--add-host", "a:1.2.3.4"]),
         ("--memory", vec!["-m", "1g"]),
         ("--squash", vec!["--squash"]),

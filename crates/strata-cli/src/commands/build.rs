@@ -8,6 +8,7 @@
 mod args;
 mod export;
 mod progress;
+mod remote_cache;
 mod source;
 
 use std::io::IsTerminal;
@@ -87,6 +88,12 @@ pub struct BuildArgs {
     /// Explain why steps missed the cache
     #[arg(long)]
     pub explain_cache: bool,
+    /// Import build cache: type=registry,ref=REF | type=local,src=DIR | REF
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export build cache: type=registry,ref=REF | type=local,dest=DIR [,mode=min|max]
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
     #[command(flatten)]
     pub unsupported: Unsupported,
 }
@@ -136,10 +143,6 @@ pub struct Unsupported {
     )]
     compress: Option<String>,
     #[arg(long, hide = true)]
-    cache_from: Vec<String>,
-    #[arg(long, hide = true)]
-    cache_to: Vec<String>,
-    #[arg(long, hide = true)]
     add_host: Vec<String>,
     #[arg(long, hide = true)]
     build_context: Vec<String>,
@@ -180,14 +183,12 @@ pub struct Unsupported {
 impl Unsupported {
     /// The first unsupported flag that was given, by its docker name.
     fn first(&self) -> Option<&'static str> {
-        let set: [(&'static str, bool); 25] = [
+        let set: [(&'static str, bool); 23] = [
             ("--pull", self.pull.is_some()),
             ("--push", self.push.is_some()),
             ("--load", self.load.is_some()),
             ("--squash", self.squash.is_some()),
             ("--compress", self.compress.is_some()),
-            ("--cache-from", !self.cache_from.is_empty()),
-            ("--cache-to", !self.cache_to.is_empty()),
             ("--add-host", !self.add_host.is_empty()),
             ("--build-context", !self.build_context.is_empty()),
             ("--cgroup-parent", self.cgroup_parent.is_some()),
@@ -330,11 +331,13 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let src = source::resolve(&a.context, a.file.as_deref(), &scratch)?;
     let opts = options(&a, &src)?;
+    let mut caches = remote_cache::Caches::open(&a.cache_from, &a.cache_to)?;
     let renderer = Renderer::new(plan.mode, a.explain_cache);
-    let outcome = match strata_build::build(&store, &opts, &renderer) {
+    let outcome = match strata_build::build_with_cache(&store, &opts, &renderer, caches.source()) {
         Ok(o) => o,
         Err(e) => {
             renderer.finish(&[]);
+            caches.print_warnings();
             bail!("failed to solve: {e}");
         }
     };
@@ -363,7 +366,9 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
             lines.push(format!("exporting {kind} archive to {dest}"));
         }
     }
+    lines.extend(caches.export(&store, &outcome)?);
     renderer.finish(&lines);
+    caches.print_warnings();
     if let Some(path) = &a.iidfile {
         std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
     }
