@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: import a busybox root filesystem as an image, list and inspect it, save
-# it to an archive and load that archive into a second store.
+# The main job: import a busybox root filesystem as an image, build examples/hello-site on
+# it (RUN steps in runc), list and inspect, save to an archive and load it into a second store.
 #
 # Needs: a Rust toolchain and Debian's busybox-static (both installed by the setup
 # script). skopeo, when present, also reads the archive. Work files go to $DEMO_DIR
@@ -46,14 +46,20 @@ id="$("$strata" "${s1[@]}" import busybox-rootfs.tar busybox:latest \
     --change 'CMD ["sh"]' --change 'ENV PATH=/bin' -m "busybox from Debian's busybox-static")"
 echo "$id"
 
+echo "==> strata build -t hello-site:1 examples/hello-site (a real two-stage build in runc)"
+"$strata" "${s1[@]}" build --progress plain --build-arg VERSION=1.0 -t hello-site:1 "$repo/examples/hello-site"
+"$strata" "${s1[@]}" history hello-site:1
+echo "==> rebuild: every step comes from the cache"
+"$strata" "${s1[@]}" build --progress plain --build-arg VERSION=1.0 -t hello-site:1 "$repo/examples/hello-site" 2>&1 | grep -E "CACHED|writing image"
+
 echo "==> strata images"
 "$strata" "${s1[@]}" images
 
 echo "==> strata inspect busybox"
 "$strata" "${s1[@]}" inspect busybox
 
-echo "==> strata save -o busybox.tar busybox"
-"$strata" "${s1[@]}" save -o busybox.tar busybox
+echo "==> strata save -o busybox.tar busybox hello-site:1"
+"$strata" "${s1[@]}" save -o busybox.tar busybox hello-site:1
 tar -tvf busybox.tar
 
 echo "==> strata load -i busybox.tar (into a second store)"
@@ -68,7 +74,7 @@ if [ -n "$id2" ] && [ "$id2" != "$id" ]; then
 fi
 
 if command -v skopeo >/dev/null; then
-    echo "==> skopeo inspect docker-archive:busybox.tar"
-    skopeo inspect "docker-archive:$work/busybox.tar"
+    echo "==> skopeo inspect docker-archive:busybox.tar:hello-site:1"
+    skopeo inspect "docker-archive:$work/busybox.tar:hello-site:1"
 fi
 echo "==> done: image $id saved to $work/busybox.tar and loaded into $work/store2"
