@@ -147,3 +147,65 @@ fn malformed_and_unsupported_specs_fail_before_building() {
     assert!(err.contains("mode=all"), "{err}");
     assert!(!err.contains("#1 "), "no step ran: {err}");
 }
+
+#[test]
+fn cache_export_and_import_use_registry_credentials() {
+    let e = env_or_skip!();
+    let Some(reg) = Registry::start(Mode::Htpasswd {
+        user: "ci".into(),
+        password: "s3cret".into(),
+    }) else {
+        return;
+    };
+    let ctx = e.ctx(&[("Dockerfile", DF), ("a.txt", "alpha")]);
+    let dc = e.path("docker");
+    let dc_env = [("DOCKER_CONFIG", dc.to_str().unwrap())];
+    let to = format!(
+        "--cache-to=type=registry,ref={}/private/app:cache,mode=max",
+        reg.host
+    );
+
+    // Without credentials the export fails the command and names the registry ...
+    let denied = e.build_env(&ctx, &[&to], &dc_env);
+    assert!(!denied.ok, "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("exporting cache to") && denied.stderr.contains(&reg.host),
+        "{}",
+        denied.stderr
+    );
+    // ... unless errors are to be ignored.
+    let ignored = e.build_env(&ctx, &[&format!("{to},ignore-error=true")], &dc_env);
+    assert!(ignored.ok, "{}", ignored.stderr);
+    assert!(
+        ignored.stderr.contains("WARNING: exporting cache"),
+        "{}",
+        ignored.stderr
+    );
+
+    let mut login = e.s.command();
+    login
+        .args(["login", "-u", "ci", "-p", "s3cret", &reg.host])
+        .env("DOCKER_CONFIG", &dc);
+    let out = login.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = e.build_env(&ctx, &[&to], &dc_env);
+    assert!(first.ok, "{}", first.stderr);
+
+    let other = e.other_store();
+    let from = format!("--cache-from={}/private/app:cache", reg.host);
+    let second = build_in(&other, &e.path("iid"), &ctx, &[&from], &dc_env);
+    assert!(second.ok, "{}", second.stderr);
+    for step in LAYER_STEPS {
+        assert_eq!(
+            second.step(step),
+            Step::Cached,
+            "{step}:\n{}",
+            second.stderr
+        );
+    }
+    assert_eq!(second.id, first.id);
+}

@@ -39,8 +39,20 @@ struct Compressed {
 
 impl RemoteCache {
     /// Export the results of `steps` (a build's [`crate::BuildOutcome::steps`]) chosen
-    /// by `mode`.
+    /// by `mode`. Errors name the location.
     pub fn export(
+        &self,
+        store: &Store,
+        steps: &[UsedStep],
+        mode: CacheMode,
+    ) -> Result<ExportReport> {
+        self.export_inner(store, steps, mode).map_err(|mut e| {
+            e.message = format!("exporting cache to {}: {}", self.location, e.message);
+            e
+        })
+    }
+
+    fn export_inner(
         &self,
         store: &Store,
         steps: &[UsedStep],

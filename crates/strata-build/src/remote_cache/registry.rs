@@ -54,7 +54,7 @@ impl RegistryBackend {
 
 impl Backend for RegistryBackend {
     fn get_manifest(&self) -> Result<Option<RawManifest>> {
-        let what = format!("cache {}", self.reference);
+        let what = format!("manifest {}", self.tag());
         match self.runtime.block_on(self.repo().get_manifest(&self.tag())) {
             Ok(raw) => match raw.parsed {
                 Manifest::Image(_) => Ok(Some(raw)),
@@ -68,7 +68,7 @@ impl Backend for RegistryBackend {
     }
 
     fn get_small(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>> {
-        let what = format!("cache {}: blob {}", self.reference, desc.digest);
+        let what = format!("blob {}", desc.digest);
         if desc.size > limit {
             return Err(BuildError::internal(format!(
                 "{what}: {} bytes is over the {limit} byte limit",
@@ -84,7 +84,7 @@ impl Backend for RegistryBackend {
 
     fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
         // The public client fetches blobs whole (size-limited and digest-verified).
-        let what = format!("cache {}: blob {}", self.reference, desc.digest);
+        let what = format!("blob {}", desc.digest);
         let bytes = self
             .runtime
             .block_on(self.repo().get_blob_bytes(&desc.digest, desc.size))
@@ -93,7 +93,7 @@ impl Backend for RegistryBackend {
     }
 
     fn has_blob(&self, desc: &Descriptor) -> Result<bool> {
-        let what = format!("cache {}: blob {}", self.reference, desc.digest);
+        let what = format!("blob {}", desc.digest);
         let size = self
             .runtime
             .block_on(self.repo().blob_size(&desc.digest, &self.push_scope()))
@@ -108,7 +108,7 @@ impl Backend for RegistryBackend {
     }
 
     fn put_blob_bytes(&self, desc: &Descriptor, data: &[u8]) -> Result<()> {
-        let what = format!("cache {}: uploading blob {}", self.reference, desc.digest);
+        let what = format!("uploading blob {}", desc.digest);
         self.runtime
             .block_on(
                 self.repo()
@@ -118,7 +118,7 @@ impl Backend for RegistryBackend {
     }
 
     fn put_manifest(&self, raw: &RawManifest) -> Result<()> {
-        let what = format!("cache {}: pushing the manifest", self.reference);
+        let what = format!("pushing manifest {}", self.tag());
         self.runtime
             .block_on(self.repo().put_manifest(&self.tag(), raw))
             .map_err(|e| failed(what, e))?;

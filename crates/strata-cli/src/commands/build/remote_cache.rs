@@ -72,13 +72,9 @@ impl Caches {
                     "exporting cache to {} ({} steps, {} layers: {} sent, {} present) {}",
                     t.location, r.records, r.layers, r.uploaded, r.existed, r.manifest
                 )),
-                Err(e) if t.ignore_error => self
-                    .warnings
-                    .push(format!("exporting cache to {}: {e}", t.location)),
-                Err(e) => {
-                    return Err(anyhow::Error::new(e))
-                        .with_context(|| format!("exporting cache to {}", t.location))
-                }
+                // The error names the location.
+                Err(e) if t.ignore_error => self.warnings.push(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(lines)
