@@ -191,11 +191,15 @@ fn a_corrupted_layer_is_a_miss_never_a_bad_layer() {
     let imported = e.cache_from();
     let out = build_with_cache(&b, &e.opts(), &Silent, Some(&imported)).unwrap();
     assert!(out.executed_steps >= 3, "{out:?}");
-    // Rebuilt (so with new step times, another image ID), but the same layers.
-    assert_eq!(
-        out.state.config.rootfs.diff_ids,
-        first.state.config.rootfs.diff_ids
+    // Rebuilt (so with new step times, another image ID): the COPY layers keep their
+    // context files' times and come out the same; WORKDIR's new directory has this
+    // build's time.
+    let (new, old) = (
+        &out.state.config.rootfs.diff_ids,
+        &first.state.config.rootfs.diff_ids,
     );
+    assert_eq!(new.len(), old.len());
+    assert_eq!(new[..2], old[..2]);
     assert!(!imported.warnings().is_empty());
     for s in &out.steps {
         if !s.result.empty {
