@@ -14,6 +14,7 @@
 
 mod distribution_support;
 
+use std::collections::BTreeMap;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -191,19 +192,30 @@ fn strata_client_round_trips_through_strata_registry() {
     assert_eq!(out.trim(), app_id);
 }
 
-#[test]
-fn strata_registry_with_htpasswd_needs_strata_login() {
-    let Some(ht) = require_tool("htpasswd").unwrap() else {
-        return;
-    };
-    let t = tmp();
+/// An htpasswd file in `dir` (bcrypt, made by `htpasswd -Bbn`); `None` when the tool is
+/// missing outside CI.
+fn htpasswd_file(dir: &Path, user: &str, password: &str) -> Option<PathBuf> {
+    let ht = require_tool("htpasswd").unwrap()?;
     let out = Command::new(ht)
-        .args(["-Bbn", "alice", "wonder land"])
+        .args(["-Bbn", user, password])
         .output()
         .unwrap();
-    assert!(out.status.success());
-    let file = t.path().join("htpasswd");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("htpasswd");
     std::fs::write(&file, &out.stdout).unwrap();
+    Some(file)
+}
+
+#[test]
+fn strata_registry_with_htpasswd_needs_strata_login() {
+    let t = tmp();
+    let Some(file) = htpasswd_file(t.path(), "alice", "wonder land") else {
+        return;
+    };
     let reg = StrataRegistry::start(Some(&file));
 
     let dc = t.path().join("docker");
@@ -388,26 +400,51 @@ fn strata_pulls_what_docker_pushed_with_the_same_image_id() {
     std::fs::write(fx.rootfs.join("etc/strata-marker"), &marker).unwrap();
     let rootfs_tar = fx.dir().join("marked.tar");
     write_layer_tar(&fx.rootfs, &rootfs_tar).unwrap();
-    let local = format!("strata-interop/{}:1", unique("docker-import"));
-    docker.owns(&local);
-    let docker_id = docker
+    let base = format!("strata-interop/{}:1", unique("docker-import"));
+    docker.owns(&base);
+    let base_id = docker
         .run(&[
             "import",
             "-c",
             "CMD [\"cat\", \"/etc/strata-marker\"]",
             rootfs_tar.to_str().unwrap(),
-            &local,
+            &base,
         ])
         .trim()
         .to_owned();
-    assert_eq!(docker.image_id(&local), docker_id);
+    assert_eq!(docker.image_id(&base), base_id);
+    // A second layer from docker's own builder: a whiteout for the marker, a new file.
+    let ctx = t.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {base}\nRUN rm /etc/strata-marker && echo second > /second\n"),
+    )
+    .unwrap();
+    let app = format!("strata-interop/{}:1", unique("docker-build"));
+    docker.owns(&app);
+    let out = Command::new(DOCKER)
+        .env("DOCKER_CONFIG", docker.config.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .args(["build", "--network=none", "-q", "-t", &app])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app_id = docker.image_id(&app);
+    let diff_ids = docker.run(&["inspect", "-f", "{{json .RootFS.Layers}}", &app]);
+    let diff_ids: Vec<String> = serde_json::from_str(&diff_ids).unwrap();
+    assert_eq!(diff_ids.len(), 2, "{diff_ids:?}");
 
     for (i, (what, host, _guard)) in registries().into_iter().enumerate() {
-        let name = format!("{host}/from-docker/bb:1");
+        let name = format!("{host}/from-docker/app:1");
         docker.owns(&name);
-        docker.run(&["tag", &local, &name]);
-        let out = docker.run(&["push", &name]);
-        let digest = pushed_digest(&out);
+        docker.run(&["tag", &app, &name]);
+        let digest = pushed_digest(&docker.run(&["push", &name]));
 
         let root = t.path().join(format!("store-{i}"));
         let (_, err) = run_ok(strata_cmd(&root, &dc).args(["pull", &name]));
@@ -417,49 +454,140 @@ fn strata_pulls_what_docker_pushed_with_the_same_image_id() {
                 .command()
                 .args(["inspect", "--format", "{{.Id}}", &name]),
         );
-        assert_eq!(out.trim(), docker_id, "{what}");
-        assert_eq!(stored(&root, &name), (docker_id.clone(), digest), "{what}");
+        assert_eq!(out.trim(), app_id, "{what}");
+        assert_eq!(stored(&root, &name), (app_id.clone(), digest), "{what}");
         run_ok(strata(&root).command().args(["system", "check"]));
 
-        // The layer strata stored is docker's rootfs: it unpacks to the config's diff ID
-        // and holds the marker.
-        let (diff_id, found) = layer_marker(&root, &name);
-        assert_eq!(Some(diff_id), docker_diff_id(&docker, &local), "{what}");
-        assert_eq!(found.as_deref(), Some(marker.as_str()), "{what}");
+        // The layers strata stored are docker's: they unpack to docker's diff IDs, the
+        // first holds the marker, the second docker's whiteout for it.
+        let layers = stored_layers(&root, &name);
+        let ids: Vec<&str> = layers.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(ids, diff_ids, "{what}");
+        assert_eq!(
+            layers[0].1.get("etc/strata-marker").map(String::as_str),
+            Some(marker.as_str()),
+            "{what}"
+        );
+        assert!(
+            layers[1].1.contains_key("etc/.wh.strata-marker"),
+            "{what}: {:?}",
+            layers[1].1.keys()
+        );
+        assert_eq!(
+            layers[1].1.get("second").map(String::as_str),
+            Some("second\n"),
+            "{what}"
+        );
     }
 }
 
-/// The single layer of `reference` in the store at `root`, gunzipped: its sha256 and the
-/// contents of `etc/strata-marker` in it.
-fn layer_marker(root: &Path, reference: &str) -> (String, Option<String>) {
+/// The layers of `reference` in the store at `root`, gunzipped: each one's sha256 (its
+/// diff ID) and its regular files' contents by path.
+fn stored_layers(root: &Path, reference: &str) -> Vec<(String, BTreeMap<String, String>)> {
     use std::io::Read;
     let store = strata_store::Store::open(root).unwrap();
     let img = store.resolve(reference).unwrap();
-    assert_eq!(img.record.layers.len(), 1, "{reference}");
-    let blob = store
-        .read_blob_verified(&img.record.layers[0].digest)
-        .unwrap();
-    let mut tar_bytes = Vec::new();
-    flate2::read::GzDecoder::new(&blob[..])
-        .read_to_end(&mut tar_bytes)
-        .unwrap();
-    let diff_id = strata_oci::Digest::sha256_of(&tar_bytes).to_string();
-    let mut archive = tar::Archive::new(&tar_bytes[..]);
-    let mut marker = None;
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().into_owned();
-        if path.trim_start_matches("./") == "etc/strata-marker" {
-            let mut text = String::new();
-            entry.read_to_string(&mut text).unwrap();
-            marker = Some(text);
+    let mut out = Vec::new();
+    for layer in &img.record.layers {
+        let blob = store.read_blob_verified(&layer.digest).unwrap();
+        let mut tar_bytes = Vec::new();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
+        let diff_id = strata_oci::Digest::sha256_of(&tar_bytes).to_string();
+        let mut files = BTreeMap::new();
+        let mut archive = tar::Archive::new(&tar_bytes[..]);
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            files.insert(
+                path.trim_start_matches("./").to_owned(),
+                String::from_utf8_lossy(&data).into_owned(),
+            );
         }
+        out.push((diff_id, files));
     }
-    (diff_id, marker)
+    out
 }
 
-/// The first diff ID docker records for `reference`.
-fn docker_diff_id(docker: &Docker, reference: &str) -> Option<String> {
-    let out = docker.run(&["inspect", "-f", "{{index .RootFS.Layers 0}}", reference]);
-    Some(out.trim().to_owned())
+#[test]
+fn docker_logs_in_to_strata_registry_with_htpasswd() {
+    if !docker_enabled() {
+        return;
+    }
+    let t = tmp();
+    let Some(file) = htpasswd_file(t.path(), "bob", "s3cret pass") else {
+        return;
+    };
+    let reg = StrataRegistry::start(Some(&file));
+    let docker = Docker::new();
+    let dc = t.path().join("docker");
+    let greeting = unique("private");
+    busybox_image(&t.store(), "bb:1", None);
+    let app_id = build_app(&t.store(), "bb:1", "app:1", &greeting);
+    let name = format!("{}/private/app:1", reg.host);
+    run_ok(strata(&t.store()).command().args(["tag", "app:1", &name]));
+    run_ok(strata_cmd(&t.store(), &dc).args([
+        "login",
+        "-u",
+        "bob",
+        "-p",
+        "s3cret pass",
+        &reg.host,
+    ]));
+    let digest = pushed_digest(&run_ok(strata_cmd(&t.store(), &dc).args(["push", &name])).0);
+
+    // Without credentials docker is turned away; after `docker login` it pulls.
+    docker.owns(&name);
+    let out = Command::new(DOCKER)
+        .env("DOCKER_CONFIG", docker.config.path())
+        .args(["pull", &name])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "anonymous docker pull succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no basic auth credentials") || err.contains("unauthorized"),
+        "{err}"
+    );
+    let mut login = Command::new(DOCKER)
+        .env("DOCKER_CONFIG", docker.config.path())
+        .args(["login", "-u", "bob", "--password-stdin", &reg.host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        login
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"s3cret pass\n")
+            .unwrap();
+    }
+    let out = login.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pulled = docker.run(&["pull", &name]);
+    assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
+    assert_eq!(docker.image_id(&name), app_id);
+
+    // docker pushes under another name with the same credentials; strata pulls it back.
+    let copy = format!("{}/private/copy:1", reg.host);
+    docker.owns(&copy);
+    docker.run(&["tag", &name, &copy]);
+    let copy_digest = pushed_digest(&docker.run(&["push", &copy]));
+    let (_, err) = run_ok(strata_cmd(&t.store2(), &dc).args(["pull", &copy]));
+    assert!(err.contains(&format!("Digest: {copy_digest}")), "{err}");
+    assert_eq!(stored(&t.store2(), &copy).0, app_id);
 }
