@@ -5,7 +5,8 @@
 //!   the same image IDs and manifest digests; with htpasswd auth a push needs `strata login`.
 //! - Docker's client (Debian's 20.10, `/usr/bin/docker`) against both Debian's
 //!   `docker-registry` and strata's server: `docker pull`/`run` of what `strata push`
-//!   uploaded, and `strata pull` of what `docker push` uploaded, keeping the image ID.
+//!   uploaded (also a `strata manifest push`ed list, by platform), `strata pull` of what
+//!   `docker push` uploaded keeping the image ID, and `docker login` against htpasswd.
 //!
 //! The docker tests need a running dockerd, so they run only with `STRATA_DOCKER_TESTS=1`
 //! (CI starts a private daemon and exports `DOCKER_HOST`); without it they print a note and
@@ -590,4 +591,70 @@ fn docker_logs_in_to_strata_registry_with_htpasswd() {
     let (_, err) = run_ok(strata_cmd(&t.store2(), &dc).args(["pull", &copy]));
     assert!(err.contains(&format!("Digest: {copy_digest}")), "{err}");
     assert_eq!(stored(&t.store2(), &copy).0, app_id);
+}
+
+#[test]
+fn docker_pulls_a_strata_manifest_list_by_platform() {
+    if !docker_enabled() {
+        return;
+    }
+    let docker = Docker::new();
+    let t = tmp();
+    let dc = t.path().join("docker");
+    let fx = busybox().unwrap();
+    let marker = unique("list");
+    for (i, (what, host, _guard)) in registries().into_iter().enumerate() {
+        let repo = format!("{host}/multi/bb");
+        let mut ids = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            // Each platform's image prints its own name, so the two differ.
+            let rootfs = t.path().join(format!("rootfs-{i}-{arch}"));
+            run_ok(Command::new("cp").arg("-a").arg(&fx.rootfs).arg(&rootfs));
+            std::fs::write(rootfs.join("arch"), format!("{arch} {marker}\n")).unwrap();
+            let name = format!("{repo}:{arch}");
+            let (out, _) = run_ok(strata(&t.store()).command().args([
+                "import",
+                "--platform",
+                &format!("linux/{arch}"),
+                "-c",
+                "CMD [\"cat\", \"/arch\"]",
+                rootfs.to_str().unwrap(),
+                &name,
+            ]));
+            ids.push(out.trim().to_owned());
+            run_ok(strata_cmd(&t.store(), &dc).args(["push", &name]));
+        }
+        let list = format!("{repo}:multi");
+        run_ok(strata_cmd(&t.store(), &dc).args([
+            "manifest",
+            "create",
+            &list,
+            &format!("{repo}:amd64"),
+            &format!("{repo}:arm64"),
+        ]));
+        let (out, _) = run_ok(strata_cmd(&t.store(), &dc).args(["manifest", "push", &list]));
+        let list_digest = out
+            .split_whitespace()
+            .find(|w| w.starts_with("sha256:"))
+            .unwrap_or_else(|| panic!("{what}: no digest in {out}"))
+            .to_owned();
+
+        docker.owns(&list);
+        for (arch, id) in ["amd64", "arm64"].iter().zip(&ids) {
+            let pulled = docker.run(&["pull", "--platform", &format!("linux/{arch}"), &list]);
+            assert!(
+                pulled.contains(&format!("Digest: {list_digest}")),
+                "{what}: {pulled}"
+            );
+            assert_eq!(&docker.image_id(&list), id, "{what} {arch}");
+            let got = docker.run(&["inspect", "-f", "{{.Architecture}}", &list]);
+            assert_eq!(got.trim(), *arch, "{what}");
+        }
+        // This machine's platform runs.
+        if std::env::consts::ARCH == "x86_64" {
+            docker.run(&["pull", "--platform", "linux/amd64", &list]);
+            let printed = docker.run(&["run", "--rm", "--network=none", &list]);
+            assert_eq!(printed.trim(), format!("amd64 {marker}"), "{what}");
+        }
+    }
 }
