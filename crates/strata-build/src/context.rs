@@ -118,6 +118,62 @@ pub struct ContextError {
     pub source: io::Error,
 }
 
+/// Entries of `dir` (relative paths prefixed with `rel`) and, recursively and in parallel,
+/// of its included subdirectories. `DirEntry::metadata` stats relative to the open directory,
+/// which avoids a full path walk per file.
+fn scan_dir(
+    dir: &Path,
+    rel: String,
+    include: &(dyn Fn(&str, bool) -> bool + Sync),
+) -> Result<Vec<ContextEntry>, ContextError> {
+    let err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContextError { path, source }
+    };
+    let mut out = Vec::new();
+    let mut subdirs = Vec::new();
+    for item in fs::read_dir(dir).map_err(err(dir))? {
+        let item = item.map_err(err(dir))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let rel_path = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let meta = item.metadata().map_err(err(&item.path()))?;
+        let ft = meta.file_type();
+        if !include(&rel_path, ft.is_dir()) {
+            continue;
+        }
+        let kind = if ft.is_dir() {
+            subdirs.push((item.path(), rel_path.clone()));
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File
+        } else if ft.is_symlink() {
+            let target = fs::read_link(item.path()).map_err(err(&item.path()))?;
+            EntryKind::Symlink(target.to_string_lossy().into_owned())
+        } else {
+            EntryKind::Other
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        let size = if ft.is_file() { meta.len() } else { 0 };
+        out.push(ContextEntry {
+            path: rel_path,
+            kind,
+            mode,
+            size,
+            stat: StatKey::of(&meta),
+        });
+    }
+    let nested: Vec<Vec<ContextEntry>> = subdirs
+        .into_par_iter()
+        .map(|(d, r)| scan_dir(&d, r, include))
+        .collect::<Result<_, _>>()?;
+    out.extend(nested.into_iter().flatten());
+    Ok(out)
+}
+
 /// The context directory and the entries a `.dockerignore` lets through.
 pub struct Context {
     root: PathBuf,
@@ -133,59 +189,8 @@ impl Context {
         include: &(dyn Fn(&str, bool) -> bool + Sync),
     ) -> Result<Self, ContextError> {
         let mut entries = BTreeMap::new();
-        let mut stack = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, rel)) = stack.pop() {
-            let read = fs::read_dir(&dir).map_err(|source| ContextError {
-                path: dir.clone(),
-                source,
-            })?;
-            for item in read {
-                let item = item.map_err(|source| ContextError {
-                    path: dir.clone(),
-                    source,
-                })?;
-                let name = item.file_name().to_string_lossy().into_owned();
-                let rel_path = if rel.is_empty() {
-                    name
-                } else {
-                    format!("{rel}/{name}")
-                };
-                let full = item.path();
-                let meta = fs::symlink_metadata(&full).map_err(|source| ContextError {
-                    path: full.clone(),
-                    source,
-                })?;
-                let ft = meta.file_type();
-                if !include(&rel_path, ft.is_dir()) {
-                    continue;
-                }
-                let kind = if ft.is_dir() {
-                    stack.push((full.clone(), rel_path.clone()));
-                    EntryKind::Dir
-                } else if ft.is_file() {
-                    EntryKind::File
-                } else if ft.is_symlink() {
-                    let target = fs::read_link(&full).map_err(|source| ContextError {
-                        path: full.clone(),
-                        source,
-                    })?;
-                    EntryKind::Symlink(target.to_string_lossy().into_owned())
-                } else {
-                    EntryKind::Other
-                };
-                let mode = meta.permissions().mode() & 0o7777;
-                let size = if ft.is_file() { meta.len() } else { 0 };
-                entries.insert(
-                    rel_path.clone(),
-                    ContextEntry {
-                        path: rel_path,
-                        kind,
-                        mode,
-                        size,
-                        stat: StatKey::of(&meta),
-                    },
-                );
-            }
+        for e in scan_dir(root, String::new(), include)? {
+            entries.insert(e.path.clone(), e);
         }
         Ok(Context {
             root: root.to_path_buf(),

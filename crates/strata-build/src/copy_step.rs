@@ -396,15 +396,19 @@ pub fn stage_copy(
     let mut links: std::collections::HashMap<(u64, u64), PathBuf> = Default::default();
     // Keyed by target: a later source copied onto the same path wins, as it would in order.
     let mut files: std::collections::BTreeMap<PathBuf, &Planned> = Default::default();
+    let mut ensured: std::collections::HashSet<PathBuf> = Default::default();
     for p in &planned {
         let target = stage_fs.join(clean_rel(&p.to));
         if let Some(parent) = Path::new(&clean_rel(&p.to)).parent() {
-            ensure_dir(
-                stage_fs,
-                lowers,
-                &format!("/{}", parent.to_string_lossy()),
-                job.owner,
-            )?;
+            // Most entries share their parent with the previous one: check each dir once.
+            if ensured.insert(parent.to_path_buf()) {
+                ensure_dir(
+                    stage_fs,
+                    lowers,
+                    &format!("/{}", parent.to_string_lossy()),
+                    job.owner,
+                )?;
+            }
         }
         // Files hard-linked to each other in the source stay hard links, as in BuildKit.
         let inode = p

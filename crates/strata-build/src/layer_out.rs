@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use strata_layer::{CompressOptions, Compression, LayerWriter, WriteOptions};
+use strata_layer::WriteOptions;
 use strata_oci::{media_type, Digest};
 use strata_store::Store;
 
-use crate::error::Result;
+use crate::error::{BuildError, Result};
 use crate::state::LayerRef;
 
 /// How the staged directory is laid out.
@@ -32,8 +32,10 @@ pub fn commit_layer(
     if empty && kind == StagedKind::OverlayUpper {
         return Ok(None);
     }
+    // Uncompressed: the blob digest is the diffID, so the store's writer (which hashes what
+    // it commits anyway) is the only sha256 pass over the layer.
     let blob = store.writer(None)?;
-    let mut out = LayerWriter::new(blob, &CompressOptions::new(Compression::None))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, blob);
     let opts = WriteOptions {
         source_date_epoch,
         ..WriteOptions::default()
@@ -42,8 +44,13 @@ pub fn commit_layer(
         StagedKind::Tree => strata_layer::write_tree(staged, &mut out, &opts)?,
         StagedKind::OverlayUpper => strata_layer::write_overlay_diff(staged, &mut out, &opts)?,
     };
-    let (blob, digests) = out.finish()?;
+    let blob = out
+        .into_inner()
+        .map_err(|e| BuildError::internal(e.error()))?;
     let (digest, size) = blob.commit()?;
+    let digests = LayerDigestsLite {
+        diff_id: digest.clone(),
+    };
     let chain_id = match parent_chain {
         None => digests.diff_id.clone(),
         Some(p) => Digest::sha256_of(format!("{p} {}", digests.diff_id).as_bytes()),
@@ -56,6 +63,10 @@ pub fn commit_layer(
         media_type: media_type::OCI_LAYER_TAR.to_owned(),
     };
     Ok(Some((layer, chain_id)))
+}
+
+struct LayerDigestsLite {
+    diff_id: Digest,
 }
 
 /// Chain ID of a layer stack's top, from its diff IDs.
