@@ -33,6 +33,10 @@ COPY --from=c /c /c
 """
 
 
+# Debian's docker 20.10 client has BuildKit built in; newer clients need the buildx plugin.
+DOCKER = "/usr/bin/docker" if os.path.exists("/usr/bin/docker") else "docker"
+
+
 def run(cmd, env=None, check=True, quiet=True):
     out = subprocess.DEVNULL if quiet else None
     r = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE if quiet else None, text=True)
@@ -98,7 +102,7 @@ def strata_tool(strata, root):
 def docker_tool():
     env = dict(os.environ, DOCKER_BUILDKIT="1")
     def cmd(ctx, tag, no_cache):
-        c = ["docker", "build", "-q", "--network=none", "-t", tag]
+        c = [DOCKER, "build", "-q", "--network=none", "-t", tag]
         return c + (["--no-cache"] if no_cache else []) + [str(ctx)]
     return Tool("buildkit", cmd, env)
 
@@ -162,14 +166,14 @@ def main():
             gen_w1(w1x4, 4)
             results["strata"]["rss_x4"] = t.build(w1x4, "bench:w4", no_cache=True)[1]
     if "buildkit" in tools:
-        run(["docker", "import", a.debian, "base:latest"])
+        run([DOCKER, "import", a.debian, "base:latest"])
         t = docker_tool()
         results["buildkit"] = {"w1": measure(t, w1, a.runs, touch),
                                "w2": t.build(w2, "bench:w2", no_cache=True)}
     if "buildah" in tools:
         arch = work / "base-docker.tar"
         if not arch.exists():
-            run(["docker", "save", "-o", str(arch), "base:latest"])
+            run([DOCKER, "save", "-o", str(arch), "base:latest"])
         run(["skopeo", "copy", f"docker-archive:{arch}", "containers-storage:localhost/base:latest"])
         t = buildah_tool()
         results["buildah"] = {"w1": measure(t, w1, a.runs, touch),
