@@ -1,9 +1,11 @@
 //! Compression throughput of [`LayerWriter`] over an existing tar file.
 //!
-//! `cargo run --release -p strata-layer --example compress_bench -- <file.tar> [spec...]`
-//! where each spec is `gzip:LEVEL:THREADS`, `zstd:LEVEL:THREADS` or `none` (threads 0 = all
+//! `cargo run --release -p strata-layer --example compress_bench -- [--out DIR] <file.tar>
+//! [spec...]` where each spec is `gzip:LEVEL:THREADS`, `zstd:LEVEL:THREADS` or `none` (threads 0 = all
 //! cores). Without specs a default matrix runs. Reports wall time and the process's CPU
-//! seconds (user + system, all threads), which stay meaningful on a loaded machine.
+//! seconds (user + system, all threads), which stay meaningful on a loaded machine. With
+//! `--out DIR` each blob is also written to `DIR/<spec>.blob`, e.g. to check it with
+//! `gzip -t` or `zstd -t`.
 
 use std::io::Write;
 use std::time::Instant;
@@ -39,10 +41,15 @@ fn parse(spec: &str) -> CompressOptions {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .expect("usage: compress_bench <file.tar> [spec...]");
+    let usage = "usage: compress_bench [--out DIR] <file.tar> [spec...]";
+    let mut args = std::env::args().skip(1).peekable();
+    let out_dir = if args.peek().map(String::as_str) == Some("--out") {
+        args.next();
+        Some(std::path::PathBuf::from(args.next().expect(usage)))
+    } else {
+        None
+    };
+    let path = args.next().expect(usage);
     let data = std::fs::read(&path)?;
     let mut specs: Vec<String> = args.collect();
     if specs.is_empty() {
@@ -54,7 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for spec in specs {
         let options = parse(&spec);
         let (wall0, cpu0) = (Instant::now(), cpu_seconds());
-        let mut w = LayerWriter::new(std::io::sink(), &options)?;
+        let sink: Box<dyn Write> = match &out_dir {
+            Some(dir) => Box::new(std::io::BufWriter::new(std::fs::File::create(
+                dir.join(format!("{spec}.blob")),
+            )?)),
+            None => Box::new(std::io::sink()),
+        };
+        let mut w = LayerWriter::new(sink, &options)?;
         // Feed in 1 MiB writes, about what the tar writer's buffered output produces.
         for chunk in data.chunks(1 << 20) {
             w.write_all(chunk)?;

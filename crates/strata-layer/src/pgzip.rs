@@ -30,6 +30,8 @@ const BLOCK: usize = 1024 * 1024;
 const SEGMENT: usize = 64 * 1024;
 /// Deflate's window: the most history a block can refer back to.
 const WINDOW: usize = 32 * 1024;
+/// zlib's fastest level that still builds dynamic Huffman codes: greedy matching.
+const GREEDY_LEVEL: u32 = 2;
 /// Largest payload of one stored deflate block.
 const MAX_STORED: usize = 65535;
 /// Fixed gzip header: no name, mtime 0, OS "unknown": nothing host-specific leaks in.
@@ -164,6 +166,7 @@ fn compress_block(data: &[u8], start: usize, level: u32) -> io::Result<Vec<u8>> 
     let mut runs = RunEncoder {
         level,
         deflate: None,
+        greedy: None,
         huffman: None,
     };
     let mut run: Option<(Class, usize)> = None;
@@ -192,6 +195,7 @@ fn compress_block(data: &[u8], start: usize, level: u32) -> io::Result<Vec<u8>> 
 struct RunEncoder {
     level: u32,
     deflate: Option<Deflate>,
+    greedy: Option<Deflate>,
     huffman: Option<Deflate>,
 }
 
@@ -210,6 +214,7 @@ impl RunEncoder {
                 return Ok(());
             }
             Class::Deflate => (&mut self.deflate, Strategy::Default),
+            Class::Greedy => (&mut self.greedy, Strategy::Default),
             Class::Huffman => (&mut self.huffman, Strategy::HuffmanOnly),
         };
         let c = match slot {
@@ -218,14 +223,18 @@ impl RunEncoder {
                 c
             }
             None => slot.insert(Deflate::new_with_config(DeflateConfig {
-                level: self.level as i32,
+                level: if class == Class::Greedy {
+                    self.level.min(GREEDY_LEVEL) as i32
+                } else {
+                    self.level as i32
+                },
                 // Negative: a raw deflate stream, no zlib header or trailer.
                 window_bits: -15,
                 strategy,
                 ..DeflateConfig::default()
             })),
         };
-        if class == Class::Deflate {
+        if class.searches_matches() {
             // Huffman-only coding never looks back, so only a match search needs history.
             let dict = &data[start.saturating_sub(WINDOW)..start];
             if !dict.is_empty() {

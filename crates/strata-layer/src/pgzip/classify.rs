@@ -7,6 +7,9 @@
 //!
 //! - [`Class::Deflate`]: ordinary deflate at the requested level, when a fast scan finds
 //!   enough 4-byte repeats within deflate's window (text, code, binaries, tar headers);
+//! - [`Class::Greedy`]: deflate with greedy matching, when the repeats sit among bytes that
+//!   are otherwise close to random (compressed files between tar headers): a lazy search
+//!   finds next to nothing more there;
 //! - [`Class::Huffman`]: Huffman coding only, when there are almost no repeats but the byte
 //!   distribution is skewed;
 //! - [`Class::Stored`]: a verbatim copy, when there are almost no repeats and the byte
@@ -19,12 +22,26 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Class {
     Deflate,
+    /// Deflate with greedy matching (zlib level 2 at most): for mostly incompressible
+    /// bytes with a few repeated stretches.
+    Greedy,
     Huffman,
     Stored,
 }
 
+impl Class {
+    /// Whether the encoding looks for matches (and so wants the preceding history).
+    pub(super) fn searches_matches(self) -> bool {
+        matches!(self, Class::Deflate | Class::Greedy)
+    }
+}
+
 /// At or above this many bits per byte, Huffman coding saves at most about 1%.
 const MIN_ENTROPY_BITS: f64 = 7.92;
+/// At or above this many bits per byte, a segment with repeats is mostly incompressible
+/// bytes with a few repeated stretches (compressed files between tar headers, say), where a
+/// lazy match search gains next to nothing over a greedy one.
+const MIN_GREEDY_ENTROPY_BITS: f64 = 7.0;
 /// Below this many bits per byte (text, code, sparse data) a segment is always deflated:
 /// such data nearly always has plenty of repeats, and skipping the scan keeps it cheap.
 const MIN_SCAN_ENTROPY_BITS: f64 = 5.0;
@@ -37,13 +54,15 @@ const MIN_SEGMENT: usize = 4096;
 /// Deflate cannot reach back the full 32 KiB: zlib keeps a lookahead margin.
 const MAX_DISTANCE: usize = 32 * 1024 - 262;
 const TABLE_BITS: u32 = 15;
+/// Added to stored positions so an empty slot (0) is never within reach.
+const BIAS: usize = MAX_DISTANCE + 1;
 
 /// Classifies the segments of one block in order, reusing its hash table across them.
 pub(super) struct Classifier {
-    /// Hash of 4 bytes -> those 4 bytes (high half) and 1 + the position of their last
-    /// occurrence (low half; 0 = empty). Keeping the bytes in the table saves a random
-    /// read of the data per position.
-    table: Vec<u64>,
+    /// Hash of 4 bytes -> those 4 bytes (high half) and `BIAS` + the position of their
+    /// last occurrence (low half; 0 = empty). Keeping the bytes in the table saves a random
+    /// read of the data per position; a fixed-size array needs no bounds checks.
+    table: Box<[u64; 1 << TABLE_BITS]>,
     /// Every position before this one has been entered in `table`.
     scanned_to: usize,
 }
@@ -51,7 +70,10 @@ pub(super) struct Classifier {
 impl Classifier {
     pub(super) fn new() -> Self {
         Classifier {
-            table: vec![0; 1 << TABLE_BITS],
+            table: vec![0; 1 << TABLE_BITS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("table size"),
             scanned_to: 0,
         }
     }
@@ -63,8 +85,14 @@ impl Classifier {
             return Class::Deflate;
         }
         let entropy = entropy_bits_per_byte(&data[start..end]);
-        if entropy < MIN_SCAN_ENTROPY_BITS || self.has_repeats(data, start, end) {
+        if entropy < MIN_SCAN_ENTROPY_BITS {
             Class::Deflate
+        } else if self.has_repeats(data, start, end) {
+            if entropy >= MIN_GREEDY_ENTROPY_BITS {
+                Class::Greedy
+            } else {
+                Class::Deflate
+            }
         } else if entropy >= MIN_ENTROPY_BITS {
             Class::Stored
         } else {
@@ -93,14 +121,15 @@ impl Classifier {
         // fine (the decision stays a function of the block) and keeps the tail scanned.
         let last = end.min(data.len().saturating_sub(3));
         self.scanned_to = last.max(self.scanned_to);
-        for pos in from..last {
-            let quad = u32::from_le_bytes(data[pos..pos + 4].try_into().expect("4 bytes"));
+        for (offset, quad) in data[from..last + 3].windows(4).enumerate() {
+            let pos = from + offset;
+            let quad = u32::from_le_bytes(quad.try_into().expect("4 bytes"));
             let slot = (quad.wrapping_mul(0x9e37_79b1) >> (32 - TABLE_BITS)) as usize;
             let entry = self.table[slot];
-            self.table[slot] = u64::from(quad) << 32 | (pos as u64 + 1);
-            let previous = (entry & 0xffff_ffff) as usize;
-            if previous != 0 && (entry >> 32) as u32 == quad && pos - (previous - 1) <= MAX_DISTANCE
-            {
+            self.table[slot] = u64::from(quad) << 32 | (pos + BIAS) as u64;
+            // An empty entry reads as position -BIAS: always out of reach.
+            let distance = pos + BIAS - (entry & 0xffff_ffff) as usize;
+            if (entry >> 32) as u32 == quad && distance <= MAX_DISTANCE {
                 repeats += 1;
                 if repeats > limit {
                     self.scanned_to = pos + 1;
@@ -183,12 +212,26 @@ mod tests {
     }
 
     #[test]
-    fn random_bytes_repeated_within_the_window_are_deflated() {
+    fn random_bytes_repeated_within_the_window_get_greedy_matching() {
         // High entropy, but a period of 5000 bytes gives deflate long matches.
         let unit = random(5000, 7);
         let data: Vec<u8> = unit.iter().copied().cycle().take(64 * 1024).collect();
         assert!(entropy_bits_per_byte(&data) > MIN_ENTROPY_BITS);
-        assert_eq!(class(&data, 0), Class::Deflate);
+        assert_eq!(class(&data, 0), Class::Greedy);
+    }
+
+    #[test]
+    fn compressed_files_between_headers_get_greedy_matching() {
+        // Like a tar of small compressed files: random bodies, each after a mostly-zero
+        // header.
+        let mut data = Vec::new();
+        for i in 0..20 {
+            data.extend_from_slice(b"usr/share/man/man1/x.1.gz");
+            data.resize(data.len() + 487, 0);
+            data.extend(random(2800, i + 1));
+        }
+        data.truncate(65536);
+        assert_eq!(class(&data, 0), Class::Greedy);
     }
 
     #[test]
@@ -198,7 +241,7 @@ mod tests {
         let copy = near[40 * 1024..56 * 1024].to_vec();
         near.extend_from_slice(&copy);
         near.extend_from_slice(&random(48 * 1024, 4));
-        assert_eq!(class(&near, 64 * 1024), Class::Deflate);
+        assert!(class(&near, 64 * 1024).searches_matches());
         // ...or from beyond deflate's reach, where the copy is worthless.
         let mut far = random(128 * 1024, 3);
         let copy = far[..16 * 1024].to_vec();
@@ -219,7 +262,7 @@ mod tests {
         data.extend_from_slice(&tail);
         data.extend(random(65_536 - tail.len(), 6));
         let mut c = Classifier::new();
-        assert_eq!(c.classify(&data, 0, 65_536), Class::Deflate);
-        assert_eq!(c.classify(&data, 65_536, data.len()), Class::Deflate);
+        assert!(c.classify(&data, 0, 65_536).searches_matches());
+        assert!(c.classify(&data, 65_536, data.len()).searches_matches());
     }
 }

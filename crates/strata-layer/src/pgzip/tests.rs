@@ -149,6 +149,6 @@ fn output_bytes_are_pinned() {
     let digest = strata_oci::Digest::sha256_of(&blob).to_string();
     assert_eq!(
         digest,
-        "sha256:69f29dc14d23dc7983750c71594f572f7f3718777874fc42c2ecc953b09e9847"
+        "sha256:155b623ef6707130916473f50b0eac22b28df8cb70989a3f168732221f374f6b"
     );
 }
