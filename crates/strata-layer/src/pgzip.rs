@@ -12,28 +12,25 @@
 //! so the output does not depend on the number of threads: the same tar gives the same
 //! compressed digest on a laptop and on a 64-core builder.
 
+mod block;
 mod classify;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Strategy};
-
-use classify::{Class, Classifier};
+use block::BlockEncoder;
 
 /// Uncompressed bytes per block: large enough that the preset dictionary (re-hashed at the
 /// start of every block) and thread hand-off cost little, small enough that peak memory
 /// stays at a few MiB per thread.
 const BLOCK: usize = 1024 * 1024;
-/// Unit of the stored-or-deflated decision.
+/// Unit of the stored/Huffman/deflate decision.
 const SEGMENT: usize = 64 * 1024;
 /// Deflate's window: the most history a block can refer back to.
 const WINDOW: usize = 32 * 1024;
-/// zlib's fastest level that still builds dynamic Huffman codes: greedy matching.
-const GREEDY_LEVEL: u32 = 2;
-/// Largest payload of one stored deflate block.
-const MAX_STORED: usize = 65535;
 /// Fixed gzip header: no name, mtime 0, OS "unknown": nothing host-specific leaks in.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// An empty stored block with the final bit set: ends the deflate stream.
@@ -48,8 +45,16 @@ pub struct ParGzEncoder<W: Write> {
     buf: Vec<u8>,
     hist: usize,
     crc: flate2::Crc,
-    in_flight: VecDeque<JoinHandle<io::Result<Vec<u8>>>>,
     header_written: bool,
+    /// Workers, started with the second block (a layer of one block never starts them).
+    pool: Option<Pool>,
+    /// The encoder used on this thread (single-threaded, or a one-block stream).
+    local: Option<BlockEncoder>,
+    in_flight: VecDeque<Receiver<io::Result<Done>>>,
+    /// Input and output buffers back from the workers, reused so the steady state
+    /// allocates (and page-faults) nothing.
+    spare_inputs: Vec<Vec<u8>>,
+    spare_outputs: Vec<Vec<u8>>,
 }
 
 impl<W: Write> ParGzEncoder<W> {
@@ -62,8 +67,12 @@ impl<W: Write> ParGzEncoder<W> {
             buf: Vec::with_capacity(WINDOW + BLOCK),
             hist: 0,
             crc: flate2::Crc::new(),
-            in_flight: VecDeque::new(),
             header_written: false,
+            pool: None,
+            local: None,
+            in_flight: VecDeque::new(),
+            spare_inputs: Vec::new(),
+            spare_outputs: Vec::new(),
         }
     }
 
@@ -79,8 +88,9 @@ impl<W: Write> ParGzEncoder<W> {
         Ok(())
     }
 
-    /// Hand the buffered block to a worker (or compress it here when single-threaded).
-    fn dispatch(&mut self) -> io::Result<()> {
+    /// Hand the buffered block to a worker, or compress it here when single-threaded or
+    /// when it is the whole stream.
+    fn dispatch(&mut self, last: bool) -> io::Result<()> {
         self.write_header()?;
         if self.buf.len() == self.hist {
             return Ok(());
@@ -88,38 +98,57 @@ impl<W: Write> ParGzEncoder<W> {
         // The next block's history is the tail of this one; the buffer itself moves to
         // the worker, so only those 32 KiB are copied.
         let tail = self.buf.len().saturating_sub(WINDOW);
-        let mut next = Vec::with_capacity(WINDOW + BLOCK);
+        let mut next = self
+            .spare_inputs
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(WINDOW + BLOCK));
+        next.clear();
         next.extend_from_slice(&self.buf[tail..]);
         let data = std::mem::replace(&mut self.buf, next);
         let start = std::mem::replace(&mut self.hist, data.len() - tail);
         self.crc.update(&data[start..]);
-        let level = self.level;
-        if self.threads == 1 {
-            let out = compress_block(&data, start, level)?;
-            return self.inner().write_all(&out);
+        let mut out = self.spare_outputs.pop().unwrap_or_default();
+        out.clear();
+        if self.threads == 1 || (last && self.pool.is_none()) {
+            let level = self.level;
+            let encoder = self.local.get_or_insert_with(|| BlockEncoder::new(level));
+            encoder.encode(&data, start, &mut out)?;
+            self.inner().write_all(&out)?;
+            self.spare_inputs.push(data);
+            self.spare_outputs.push(out);
+            return Ok(());
         }
         while self.in_flight.len() >= self.threads {
             self.drain_one()?;
         }
-        self.in_flight.push_back(std::thread::spawn(move || {
-            compress_block(&data, start, level)
-        }));
+        let (level, threads) = (self.level, self.threads);
+        let pool = self.pool.get_or_insert_with(|| Pool::new(level, threads));
+        let (reply, result) = mpsc::sync_channel(1);
+        pool.submit(Job {
+            data,
+            start,
+            out,
+            reply,
+        })?;
+        self.in_flight.push_back(result);
         Ok(())
     }
 
     fn drain_one(&mut self) -> io::Result<()> {
-        if let Some(handle) = self.in_flight.pop_front() {
-            let out = handle
-                .join()
+        if let Some(result) = self.in_flight.pop_front() {
+            let done = result
+                .recv()
                 .map_err(|_| io::Error::other("gzip worker thread panicked"))??;
-            self.inner().write_all(&out)?;
+            self.inner().write_all(&done.out)?;
+            self.spare_inputs.push(done.data);
+            self.spare_outputs.push(done.out);
         }
         Ok(())
     }
 
     /// Compress what is left, write the trailer and return the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        self.dispatch()?;
+        self.dispatch(true)?;
         while !self.in_flight.is_empty() {
             self.drain_one()?;
         }
@@ -139,7 +168,7 @@ impl<W: Write> Write for ParGzEncoder<W> {
         let n = data.len().min(self.hist + BLOCK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() == self.hist + BLOCK {
-            self.dispatch()?;
+            self.dispatch(false)?;
         }
         Ok(n)
     }
@@ -151,129 +180,73 @@ impl<W: Write> Write for ParGzEncoder<W> {
     }
 }
 
-/// The deflate bytes for `data[start..]`, ending byte-aligned and not final; `data[..start]`
-/// is the history before it.
-fn compress_block(data: &[u8], start: usize, level: u32) -> io::Result<Vec<u8>> {
-    let len = data.len() - start;
-    // Room for the worst case (stored) plus flush markers, so deflate rarely needs a second
-    // output allocation.
-    let mut out = Vec::with_capacity(len + len / 64 + 1024);
-    if level == 0 {
-        store(&data[start..], &mut out);
-        return Ok(out);
-    }
-    let mut classifier = Classifier::new();
-    let mut runs = RunEncoder {
-        level,
-        deflate: None,
-        greedy: None,
-        huffman: None,
-    };
-    let mut run: Option<(Class, usize)> = None;
-    let mut pos = start;
-    while pos < data.len() {
-        let end = (pos + SEGMENT).min(data.len());
-        let class = classifier.classify(data, pos, end);
-        match run {
-            Some((c, _)) if c == class => {}
-            Some((c, from)) => {
-                runs.emit(data, from, pos, c, &mut out)?;
-                run = Some((class, pos));
-            }
-            None => run = Some((class, pos)),
-        }
-        pos = end;
-    }
-    if let Some((c, from)) = run {
-        runs.emit(data, from, pos, c, &mut out)?;
-    }
-    Ok(out)
+/// One block for a worker; the buffers travel back in [`Done`] for reuse.
+struct Job {
+    data: Vec<u8>,
+    start: usize,
+    out: Vec<u8>,
+    reply: SyncSender<io::Result<Done>>,
 }
 
-/// Encodes runs of equally classified segments, keeping one compressor per strategy for
-/// the whole block (they are reset between runs, not reallocated).
-struct RunEncoder {
-    level: u32,
-    deflate: Option<Deflate>,
-    greedy: Option<Deflate>,
-    huffman: Option<Deflate>,
+struct Done {
+    data: Vec<u8>,
+    out: Vec<u8>,
 }
 
-impl RunEncoder {
-    fn emit(
-        &mut self,
-        data: &[u8],
-        start: usize,
-        end: usize,
-        class: Class,
-        out: &mut Vec<u8>,
-    ) -> io::Result<()> {
-        let (slot, strategy) = match class {
-            Class::Stored => {
-                store(&data[start..end], out);
-                return Ok(());
-            }
-            Class::Deflate => (&mut self.deflate, Strategy::Default),
-            Class::Greedy => (&mut self.greedy, Strategy::Default),
-            Class::Huffman => (&mut self.huffman, Strategy::HuffmanOnly),
-        };
-        let c = match slot {
-            Some(c) => {
-                c.reset();
-                c
-            }
-            None => slot.insert(Deflate::new_with_config(DeflateConfig {
-                level: if class == Class::Greedy {
-                    self.level.min(GREEDY_LEVEL) as i32
-                } else {
-                    self.level as i32
-                },
-                // Negative: a raw deflate stream, no zlib header or trailer.
-                window_bits: -15,
-                strategy,
-                ..DeflateConfig::default()
-            })),
-        };
-        if class.searches_matches() {
-            // Huffman-only coding never looks back, so only a match search needs history.
-            let dict = &data[start.saturating_sub(WINDOW)..start];
-            if !dict.is_empty() {
-                c.set_dictionary(dict).map_err(deflate_error)?;
-            }
-        }
-        let mut input = &data[start..end];
-        loop {
-            let filled = out.len();
-            // deflate writes into initialised memory only; zeroing room for the worst case
-            // (a little more than the input) is cheap next to compressing it.
-            out.resize(filled + input.len() + input.len() / 64 + 1024, 0);
-            let (in0, out0) = (c.total_in(), c.total_out());
-            c.compress(input, &mut out[filled..], DeflateFlush::SyncFlush)
-                .map_err(deflate_error)?;
-            input = &input[(c.total_in() - in0) as usize..];
-            let produced = (c.total_out() - out0) as usize;
-            let room = out.len() - filled;
-            out.truncate(filled + produced);
-            // A sync flush is complete once deflate stopped with output room to spare.
-            if input.is_empty() && produced < room {
-                return Ok(());
-            }
+/// Long-lived worker threads, each with its own [`BlockEncoder`], taking jobs from one
+/// queue. Results come back on per-job channels, so the order of the stream is the order
+/// of submission whatever the order of completion.
+struct Pool {
+    jobs: Option<mpsc::Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn new(level: u32, threads: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let workers = (0..threads)
+            .map(|_| {
+                let queue = Arc::clone(&queue);
+                std::thread::spawn(move || {
+                    let mut encoder = BlockEncoder::new(level);
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(mut job) = job else { return };
+                        let result = encoder.encode(&job.data, job.start, &mut job.out);
+                        let _ = job.reply.send(result.map(|()| Done {
+                            data: job.data,
+                            out: job.out,
+                        }));
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            jobs: Some(jobs),
+            workers,
         }
     }
+
+    fn submit(&self, job: Job) -> io::Result<()> {
+        self.jobs
+            .as_ref()
+            .and_then(|jobs| jobs.send(job).ok())
+            .ok_or_else(|| io::Error::other("gzip worker threads have exited"))
+    }
 }
 
-fn deflate_error(e: zlib_rs::DeflateError) -> io::Error {
-    io::Error::other(format!("deflate: {}", e.as_str()))
-}
-
-/// Append `data` as non-final stored deflate blocks (the stream is byte-aligned here).
-fn store(data: &[u8], out: &mut Vec<u8>) {
-    for piece in data.chunks(MAX_STORED) {
-        let len = piece.len() as u16;
-        out.push(0);
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(piece);
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing the queue ends each worker after its current job.
+        self.jobs.take();
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
     }
 }
 

@@ -16,16 +16,17 @@ fn layer_like(n: usize) -> Vec<u8> {
         x ^= x << 17;
         x
     };
-    let words = ["fn ", "let ", "mut ", "self", ".rs\n", "usr/lib/", "\0\0\0\0", "=0644 "];
+    let words = [
+        "fn ", "let ", "mut ", "self", ".rs\n", "usr/lib/", "\0\0\0\0", "=0644 ",
+    ];
     let b64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut data = Vec::with_capacity(n);
     let mut piece = 0;
     while data.len() < n {
         let len = 10_000 + (rand() % 400_000) as usize;
         match piece % 4 {
-            0 => (0..len / 4).for_each(|_| {
-                data.extend_from_slice(words[(rand() % 8) as usize].as_bytes())
-            }),
+            0 => (0..len / 4)
+                .for_each(|_| data.extend_from_slice(words[(rand() % 8) as usize].as_bytes())),
             1 => data.extend((0..len).map(|_| rand() as u8)),
             2 => data.extend((0..len).map(|_| b64[(rand() % 64) as usize])),
             _ => {

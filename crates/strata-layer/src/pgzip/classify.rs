@@ -78,6 +78,12 @@ impl Classifier {
         }
     }
 
+    /// Forget everything scanned: the next segment starts a new block.
+    pub(super) fn reset(&mut self) {
+        self.table.fill(0);
+        self.scanned_to = 0;
+    }
+
     /// The encoding for `data[start..end]`; `data[..start]` is history deflate may refer to.
     /// Segments must be classified in order of position.
     pub(super) fn classify(&mut self, data: &[u8], start: usize, end: usize) -> Class {
