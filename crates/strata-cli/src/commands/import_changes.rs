@@ -43,6 +43,28 @@ fn object<'a>(cfg: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String,
     slot.as_object_mut().expect("just made an object")
 }
 
+/// Expand a word as a Dockerfile would: quotes removed, `$VAR` from the config's Env.
+fn word(cfg: &Map<String, Value>, w: &str) -> Result<String> {
+    let env: Vec<(String, String)> = cfg
+        .get("Env")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| {
+                    v.as_str()?
+                        .split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let lexer = strata_dockerfile::shell::Lexer::new('\\');
+    Ok(lexer
+        .process_word(w, &env)
+        .map_err(|e| anyhow::anyhow!("--change: {}", e.message()))?
+        .value)
+}
+
 fn apply(cfg: &mut Map<String, Value>, kind: &InstructionKind) -> Result<()> {
     match kind {
         InstructionKind::Cmd(cl) => {
@@ -63,7 +85,7 @@ fn apply(cfg: &mut Map<String, Value>, kind: &InstructionKind) -> Result<()> {
                 .unwrap_or_default();
             for kv in kvs {
                 let prefix = format!("{}=", kv.key);
-                let entry = format!("{}={}", kv.key, kv.value);
+                let entry = format!("{}={}", kv.key, word(cfg, &kv.value)?);
                 match env.iter_mut().find(|e| e.starts_with(&prefix)) {
                     Some(e) => *e = entry,
                     None => env.push(entry),
@@ -83,9 +105,13 @@ fn apply(cfg: &mut Map<String, Value>, kind: &InstructionKind) -> Result<()> {
             }
         }
         InstructionKind::Label(kvs) => {
+            let values: Vec<(String, String)> = kvs
+                .iter()
+                .map(|kv| Ok((word(cfg, &kv.key)?, word(cfg, &kv.value)?)))
+                .collect::<Result<_>>()?;
             let labels = object(cfg, "Labels");
-            for kv in kvs {
-                labels.insert(kv.key.clone(), json!(kv.value));
+            for (k, v) in values {
+                labels.insert(k, json!(v));
             }
         }
         InstructionKind::Onbuild(o) => {
