@@ -8,7 +8,8 @@
 //! - Compression and digests: wrap the output in a [`LayerWriter`] to get the compressed
 //!   blob (none, gzip on several threads, zstd) plus its digest, size and the diffID in one
 //!   pass. Gzip output does not depend on the thread count, so digests are reproducible
-//!   across machines. [`LayerReader`] decompresses (the magic bytes decide) and computes the
+//!   across machines; incompressible stretches are stored rather than deflated, so layers
+//!   full of archives or random data compress at close to copy speed. [`LayerReader`] decompresses (the magic bytes decide) and computes the
 //!   diffID while reading.
 //! - Applying: [`apply_layer`] unpacks a (compressed) layer onto a root directory, handling
 //!   OCI whiteouts, opaque directories, hard links, devices, xattrs, ownership, modes and
