@@ -152,3 +152,36 @@ fn output_bytes_are_pinned() {
         "sha256:155b623ef6707130916473f50b0eac22b28df8cb70989a3f168732221f374f6b"
     );
 }
+
+#[test]
+fn dropping_mid_stream_stops_the_workers() {
+    // An abandoned encoder (say, a failed upload) must not hang or leak its threads'
+    // work: dropping it drains the queue and joins the workers.
+    let data = mixed(5 * BLOCK);
+    let mut e = ParGzEncoder::new(Vec::new(), 6, 3);
+    e.write_all(&data).unwrap();
+    assert!(
+        e.pool.is_some(),
+        "five blocks on three threads use the pool"
+    );
+    drop(e);
+}
+
+#[test]
+fn errors_from_the_inner_writer_surface() {
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut e = ParGzEncoder::new(Full, 6, 2);
+    let err = e
+        .write_all(&text(3 * BLOCK))
+        .and_then(|()| e.finish().map(drop))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+}
