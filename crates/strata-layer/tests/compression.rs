@@ -122,3 +122,45 @@ fn incompressible_data_costs_almost_nothing_in_size() {
         data.len()
     );
 }
+
+/// One stretch of a generated layer: (kind, length, seed).
+fn stretch(kind: u8, len: usize, seed: u64, data: &mut Vec<u8>) {
+    let mut x = seed | 1;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    match kind % 5 {
+        0 => data.extend((0..len).map(|_| rand() as u8)),
+        1 => data.extend((0..len).map(|_| b"0123456789abcdef"[(rand() % 16) as usize])),
+        2 => data.resize(data.len() + len, 0),
+        3 => data.extend((0..len).map(|i| b"hello, layer\n"[i % 13])),
+        _ => {
+            let from = data.len().saturating_sub(len.min(40_000));
+            let copy = data[from..].to_vec();
+            data.extend(copy.iter().cycle().take(len));
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn any_mix_round_trips_identically_on_any_thread_count(
+        pieces in proptest::collection::vec((0u8..5, 1usize..400_000, proptest::prelude::any::<u64>()), 1..12),
+        threads in 2usize..5,
+    ) {
+        let mut data = Vec::new();
+        for (kind, len, seed) in pieces {
+            stretch(kind, len, seed, &mut data);
+        }
+        let one = compress(&data, Compression::Gzip, 1);
+        proptest::prop_assert!(one == compress(&data, Compression::Gzip, threads));
+        let mut back = Vec::new();
+        LayerReader::new(&one[..], None).unwrap().read_to_end(&mut back).unwrap();
+        proptest::prop_assert!(back == data);
+    }
+}
