@@ -86,7 +86,10 @@ impl StatCache {
             fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        fs::write(&tmp, serde_json::to_vec(self).map_err(io::Error::other)?)?;
+        // Streamed: a serialised copy of a large cache would double its memory.
+        let mut out = io::BufWriter::new(fs::File::create(&tmp)?);
+        serde_json::to_writer(&mut out, self).map_err(io::Error::other)?;
+        io::Write::flush(&mut out)?;
         fs::rename(&tmp, path)
     }
 
