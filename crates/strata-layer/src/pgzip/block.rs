@@ -1,8 +1,8 @@
 //! Encoding one block: classify its segments and write each run of equally classified
 //! segments as stored, Huffman-only or deflated data, ending byte-aligned.
 //!
-//! A [`BlockEncoder`] lives as long as its worker thread, so the zlib states, the
-//! classifier's table and the buffers are allocated once, not per block.
+//! A [`BlockEncoder`] lives as long as its worker thread, so the classifier's table and the
+//! buffers are allocated once; zlib states live for one block (see [`BlockEncoder::encode`]).
 
 use std::io;
 
@@ -53,6 +53,13 @@ impl BlockEncoder {
             return Ok(());
         }
         self.classifier.reset();
+        // Fresh zlib states for every block: a reset one keeps stale window bytes that a
+        // preset dictionary's hashing can read, so a reused state would make the output
+        // depend on which blocks this worker happened to encode before. Within the block
+        // the sequence of runs is fixed, so reuse across its runs stays deterministic.
+        self.deflate = None;
+        self.greedy = None;
+        self.huffman = None;
         let mut run: Option<(Class, usize)> = None;
         let mut pos = start;
         while pos < data.len() {

@@ -185,3 +185,53 @@ fn errors_from_the_inner_writer_surface() {
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::StorageFull);
 }
+
+/// The generator of the integration property test, which found the case below.
+fn stretch(kind: u8, len: usize, seed: u64, data: &mut Vec<u8>) {
+    let mut x = seed | 1;
+    let mut rand = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    match kind % 5 {
+        0 => data.extend((0..len).map(|_| rand() as u8)),
+        1 => data.extend((0..len).map(|_| b"0123456789abcdef"[(rand() % 16) as usize])),
+        2 => data.resize(data.len() + len, 0),
+        3 => data.extend((0..len).map(|i| b"hello, layer\n"[i % 13])),
+        _ => {
+            let from = data.len().saturating_sub(len.min(40_000));
+            let copy = data[from..].to_vec();
+            data.extend(copy.iter().cycle().take(len));
+        }
+    }
+}
+
+#[test]
+fn a_block_encodes_the_same_whatever_the_worker_encoded_before() {
+    // A worker that encoded the first block (stored, Huffman and deflated runs) must
+    // encode the second exactly as a fresh worker does; a reset zlib state did not.
+    let pieces: [(u8, usize, u64); 6] = [
+        (0, 3327, 6474295428655),
+        (3, 21466, 13679198967400221630),
+        (0, 326995, 11170104881541042784),
+        (0, 218225, 16666055264599555000),
+        (3, 383424, 9245582052472812738),
+        (1, 216219, 4582279553488537174),
+    ];
+    let mut data = Vec::new();
+    for (kind, len, seed) in pieces {
+        stretch(kind, len, seed, &mut data);
+    }
+    let second = &data[BLOCK - WINDOW..];
+    let mut fresh = Vec::new();
+    block::BlockEncoder::new(6)
+        .encode(second, WINDOW, &mut fresh)
+        .unwrap();
+    let mut worker = block::BlockEncoder::new(6);
+    worker.encode(&data[..BLOCK], 0, &mut Vec::new()).unwrap();
+    let mut reused = Vec::new();
+    worker.encode(second, WINDOW, &mut reused).unwrap();
+    assert!(fresh == reused, "output depends on the worker's history");
+}
