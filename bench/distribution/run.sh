@@ -106,6 +106,8 @@ docker_retag() {
   "$DOCKER" rmi "$1" >/dev/null
 }
 
+# Flush the generated image to disk first, so its writeback does not land in the first push.
+sync
 : >"$WORK/samples.txt"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
