@@ -95,6 +95,22 @@ pub fn glob_component(pattern: &str, name: &str) -> bool {
     inner(&p, &n)
 }
 
+/// Context paths matching a wildcard source (already cleaned), component by component.
+pub fn glob_context(ctx: &crate::context::Context, rel: &str) -> Vec<String> {
+    let pattern: Vec<&str> = rel.split('/').collect();
+    ctx.entries()
+        .filter(|e| {
+            let comps: Vec<&str> = e.path.split('/').collect();
+            comps.len() == pattern.len()
+                && comps
+                    .iter()
+                    .zip(&pattern)
+                    .all(|(c, p)| glob_component(p, c))
+        })
+        .map(|e| e.path.clone())
+        .collect()
+}
+
 /// Clean a source path to be relative to the root: no leading `/`, no `.`, `..` clamped.
 pub fn clean_rel(path: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
@@ -182,23 +198,10 @@ fn select(root: &SourceRoot<'_>, source: &str) -> Result<(Vec<String>, bool)> {
         }
         return Ok((vec![rel], false));
     }
-    let pattern: Vec<&str> = rel.split('/').collect();
-    let mut matches = Vec::new();
-    match root {
-        SourceRoot::Context(ctx) => {
-            for e in ctx.entries() {
-                let comps: Vec<&str> = e.path.split('/').collect();
-                if comps.len() == pattern.len()
-                    && comps
-                        .iter()
-                        .zip(&pattern)
-                        .all(|(c, p)| glob_component(p, c))
-                {
-                    matches.push(e.path.clone());
-                }
-            }
-        }
+    let matches = match root {
+        SourceRoot::Context(ctx) => glob_context(ctx, &rel),
         SourceRoot::Dir(d) => {
+            let pattern: Vec<&str> = rel.split('/').collect();
             let mut level = vec![String::new()];
             for p in &pattern {
                 let mut next = Vec::new();
@@ -221,9 +224,9 @@ fn select(root: &SourceRoot<'_>, source: &str) -> Result<(Vec<String>, bool)> {
                 }
                 level = next;
             }
-            matches = level;
+            level
         }
-    }
+    };
     if matches.is_empty() {
         return Err(BuildError::not_found(format!(
             "failed to compute cache key: no source files were specified for pattern \"{source}\""
@@ -296,7 +299,6 @@ pub fn stage_copy(
     let walker = Walker { root, exclude };
     let mut selections = Vec::new();
     let mut any_glob = false;
-    let mut inline_count = 0;
     for s in job.sources {
         match s {
             Source::Path(p) => {
@@ -304,7 +306,7 @@ pub fn stage_copy(
                 any_glob |= glob;
                 selections.extend(sel);
             }
-            Source::Heredoc { .. } => inline_count += 1,
+            Source::Heredoc { .. } => {}
         }
     }
     let dest_exists_dir = fsview::lookup(lowers, &dest).is_some_and(|m| m.is_dir());
@@ -326,7 +328,6 @@ pub fn stage_copy(
             });
         }
     }
-    let _ = inline_count;
     for rel in &selections {
         if walker.excluded(rel) {
             continue;

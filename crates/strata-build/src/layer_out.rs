@@ -48,25 +48,20 @@ pub fn commit_layer(
         .into_inner()
         .map_err(|e| BuildError::internal(e.error()))?;
     let (digest, size) = blob.commit()?;
-    let digests = LayerDigestsLite {
-        diff_id: digest.clone(),
-    };
+    // Uncompressed: the blob's digest is the layer's diffID.
+    let diff_id = digest.clone();
     let chain_id = match parent_chain {
-        None => digests.diff_id.clone(),
-        Some(p) => Digest::sha256_of(format!("{p} {}", digests.diff_id).as_bytes()),
+        None => diff_id.clone(),
+        Some(p) => strata_store::chain_ids(&[p.clone(), diff_id.clone()]).remove(1),
     };
-    store.publish_snapshot(&chain_id, &digests.diff_id, staged)?;
+    store.publish_snapshot(&chain_id, &diff_id, staged)?;
     let layer = LayerRef {
         digest,
-        diff_id: digests.diff_id,
+        diff_id,
         size,
         media_type: media_type::OCI_LAYER_TAR.to_owned(),
     };
     Ok(Some((layer, chain_id)))
-}
-
-struct LayerDigestsLite {
-    diff_id: Digest,
 }
 
 /// Chain ID of a layer stack's top, from its diff IDs.

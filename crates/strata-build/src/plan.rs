@@ -138,7 +138,6 @@ pub fn plan(
             }
         }
     }
-    let mut injected = false;
     for &i in &needed {
         if let Base::Image(r) = &first.stages[i].base {
             let base = &bases[r];
@@ -165,11 +164,9 @@ pub fn plan(
                 .unwrap_or_default();
             if !triggers.is_empty() {
                 inject_onbuild(&mut df, i, &triggers, r)?;
-                injected = true;
             }
         }
     }
-    let _ = injected;
     let resolved = scope::resolve(&df, &opts).map_err(|e| dockerfile_error(e, file_name, text))?;
     let graph =
         StageGraph::new(&df, &resolved).map_err(|e| dockerfile_error(e, file_name, text))?;

@@ -1,7 +1,7 @@
 //! RUN: execute a command in runc over the stage's snapshots, with `--mount`s, and keep the
 //! overlay upper dir as the step's layer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -445,7 +445,3 @@ impl Drop for LineSink<'_> {
         let _ = self.flush();
     }
 }
-
-/// Unused marker to keep HashMap imported for future per-mount bookkeeping.
-#[allow(dead_code)]
-type Unused = HashMap<(), ()>;

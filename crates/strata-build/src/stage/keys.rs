@@ -210,19 +210,7 @@ impl StageRun<'_, '_> {
             for p in &paths {
                 let rel = copy_step::clean_rel(p);
                 if copy_step::has_glob(&rel) {
-                    let pattern: Vec<&str> = rel.split('/').collect();
-                    let tops: Vec<String> = ctx
-                        .entries()
-                        .filter(|e| {
-                            let comps: Vec<&str> = e.path.split('/').collect();
-                            comps.len() == pattern.len()
-                                && comps
-                                    .iter()
-                                    .zip(&pattern)
-                                    .all(|(c, p)| copy_step::glob_component(p, c))
-                        })
-                        .map(|e| e.path.clone())
-                        .collect();
+                    let tops = copy_step::glob_context(ctx, &rel);
                     for t in tops {
                         selected.extend(ctx.subtree(&t).map(|e| e.path.clone()));
                     }

@@ -67,7 +67,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             rs.name.as_deref() == Some(f.to_ascii_lowercase().as_str()) || *f == index.to_string()
         });
     let platform = rs.platform.clone().unwrap_or_else(|| plan.platform.clone());
-    let from_text = &plan.dockerfile.stages[index].from.image;
     let id = sh.next_id();
     let start = Instant::now();
     let (state, key) = match &rs.base {
@@ -127,7 +126,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             (st, base.record.manifest_digest.to_string())
         }
     };
-    let _ = from_text;
     let mut run = StageRun {
         sh,
         rs,
