@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 export STRATA_CI=1   # tests that need a peer tool fail instead of skipping when it is missing
 
 # A private dockerd (no iptables, no bridge) for the docker interop tests.
-BENCH_TMP="$PWD/target/ci-docker" source bench/common.sh
+export BENCH_TMP="$PWD/target/ci-docker"
+source bench/common.sh
 docker_up
 trap docker_down EXIT
 export STRATA_DOCKER_TESTS=1
