@@ -7,6 +7,7 @@ use std::path::Path;
 
 use strata_oci::Digest;
 
+use crate::derived::{snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm};
 use crate::error::{Error, Result};
 use crate::images::{chain_ids, LayerRecord};
 use crate::snapshot::{dir_size, remove_tree, SnapshotInfo, UnpackOptions};
@@ -93,6 +94,59 @@ impl Store {
         Ok(info)
     }
 
+    /// Commit the directory a build step staged (in `form`) as a layer on top of
+    /// `parent_chain`. Build layers are uncompressed, so the blob digest is the diffID. The
+    /// directory becomes the layer's snapshot and the blob is recorded as derived from it:
+    /// the layer's bytes are hashed once and never written. When that snapshot exists
+    /// already, `staged` is removed instead.
+    pub fn commit_built_layer(
+        &self,
+        staged: &Path,
+        form: SnapshotForm,
+        source_date_epoch: Option<i64>,
+        parent_chain: Option<&Digest>,
+    ) -> Result<BuiltLayer> {
+        let (diff_id, size) = snapshot_tar_digest(staged, form, source_date_epoch)?;
+        let chain_id = match parent_chain {
+            None => diff_id.clone(),
+            Some(p) => chain_ids(&[p.clone(), diff_id.clone()]).remove(1),
+        };
+        let built = BuiltLayer {
+            diff_id,
+            size,
+            chain_id,
+        };
+        let _gc = crate::lock::shared(&self.layout.gc_lock())?;
+        if self.snapshot_path(&built.chain_id).is_some() {
+            if !self.has_blob(&built.diff_id) {
+                // That snapshot may have been unpacked from a pulled layer and need not
+                // regenerate these exact bytes: keep the bytes themselves.
+                let w = self.writer(Some((built.diff_id.clone(), size)))?;
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, w);
+                write_snapshot_tar(staged, form, source_date_epoch, &mut out)?;
+                out.into_inner()
+                    .map_err(|e| Error::io("cannot write layer of", staged, e.into_error()))?
+                    .commit()?;
+            }
+            crate::snapshot::remove_tree(staged)?;
+            return Ok(built);
+        }
+        self.publish_snapshot(&built.chain_id, &built.diff_id, staged)?;
+        if !self.has_blob(&built.diff_id) {
+            self.record_derived(
+                &built.diff_id,
+                &DerivedRecord {
+                    format: crate::derived::DERIVED_TAR_FORMAT.to_owned(),
+                    chain_id: built.chain_id.clone(),
+                    form,
+                    size,
+                    source_date_epoch,
+                },
+            )?;
+        }
+        Ok(built)
+    }
+
     /// Digests listed in the [`GC_ROOTS_TABLE`] records.
     pub fn gc_root_digests(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
@@ -103,6 +157,15 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A layer committed by [`Store::commit_built_layer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltLayer {
+    /// Also the blob digest: build layers are stored uncompressed.
+    pub diff_id: Digest,
+    pub size: u64,
+    pub chain_id: Digest,
 }
 
 /// Holds the store's shared lock: while it lives, garbage collection cannot run, so staging

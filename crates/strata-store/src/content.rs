@@ -19,6 +19,21 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::layout::{random_name, Layout};
 use crate::{lock, Store};
 
+/// Where a blob's bytes come from: its file, or a derived blob's snapshot.
+pub enum BlobSource {
+    File(File),
+    Regenerated(crate::derived::ChunkReader),
+}
+
+impl Read for BlobSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            BlobSource::File(f) => f.read(buf),
+            BlobSource::Regenerated(r) => r.read(buf),
+        }
+    }
+}
+
 /// Ingest files younger than this are never cleaned on open, even if unlocked: a writer
 /// may be between creating its file and locking it.
 pub const INGEST_GRACE: Duration = Duration::from_secs(60);
@@ -258,46 +273,78 @@ impl Store {
         w.commit().map(|_| ())
     }
 
+    /// Whether the blob is present: committed, or derived from a snapshot.
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        self.layout.blob(digest).is_file()
+        self.layout.blob(digest).is_file() || self.derived(digest).is_some()
     }
 
     pub fn blob_size(&self, digest: &Digest) -> Result<u64> {
         let p = self.layout.blob(digest);
-        fs::metadata(&p)
-            .map(|m| m.len())
-            .map_err(|e| blob_err(digest, &p, e))
-    }
-
-    /// Path of a committed blob, for zero-copy use (e.g. `copy_file_range`, mmap). Callers
-    /// must not modify the file. Errors if the blob is absent.
-    pub fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
-        let p = self.layout.blob(digest);
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(Error::not_found(format!(
-                "blob {digest} not found in {}",
-                self.layout.blobs().display()
-            )))
+        match fs::metadata(&p) {
+            Ok(m) => Ok(m.len()),
+            Err(e) => match self.derived(digest) {
+                Some(rec) => Ok(rec.size),
+                None => Err(blob_err(digest, &p, e)),
+            },
         }
     }
 
-    /// Open a blob for streaming; the reader verifies digest and size at end of stream.
-    pub fn open_blob(&self, digest: &Digest) -> Result<VerifyingReader<File>> {
+    /// Path of a committed blob, for zero-copy use (e.g. `copy_file_range`, mmap). Callers
+    /// must not modify the file. A derived blob is written out first. Errors if the blob is
+    /// absent.
+    pub fn blob_path(&self, digest: &Digest) -> Result<PathBuf> {
         let p = self.layout.blob(digest);
-        let f = File::open(&p).map_err(|e| blob_err(digest, &p, e))?;
+        if p.is_file() {
+            return Ok(p);
+        }
+        if let Some(rec) = self.derived(digest) {
+            self.materialize_derived(digest, &rec)?;
+            return Ok(p);
+        }
+        Err(Error::not_found(format!(
+            "blob {digest} not found in {}",
+            self.layout.blobs().display()
+        )))
+    }
+
+    /// Open a blob for streaming; the reader verifies digest and size at end of stream.
+    pub fn open_blob(&self, digest: &Digest) -> Result<VerifyingReader<BlobSource>> {
+        let p = self.layout.blob(digest);
+        let f = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) => {
+                let Some(rec) = self.derived(digest) else {
+                    return Err(blob_err(digest, &p, e));
+                };
+                let source = BlobSource::Regenerated(self.stream_derived(digest, &rec)?);
+                return Ok(VerifyingReader::new(source, digest.clone(), rec.size));
+            }
+        };
         let size = f
             .metadata()
             .map_err(|e| Error::io("cannot stat", &p, e))?
             .len();
-        Ok(VerifyingReader::new(f, digest.clone(), size))
+        Ok(VerifyingReader::new(
+            BlobSource::File(f),
+            digest.clone(),
+            size,
+        ))
     }
 
     /// Read a whole (small) blob and verify its digest.
     pub fn read_blob_verified(&self, digest: &Digest) -> Result<Vec<u8>> {
         let p = self.layout.blob(digest);
-        let data = fs::read(&p).map_err(|e| blob_err(digest, &p, e))?;
+        let data = match fs::read(&p) {
+            Ok(data) => data,
+            Err(e) if self.derived(digest).is_none() => return Err(blob_err(digest, &p, e)),
+            Err(_) => {
+                let mut data = Vec::new();
+                self.open_blob(digest)?
+                    .read_to_end(&mut data)
+                    .map_err(|e| Error::new(ErrorKind::Corrupt, e.to_string()))?;
+                data
+            }
+        };
         let actual = digest.of_same_algorithm(&data);
         if &actual != digest {
             return Err(Error::new(
@@ -311,7 +358,7 @@ impl Store {
         Ok(data)
     }
 
-    /// Every committed blob digest (unordered).
+    /// Every blob digest, committed or derived (unordered).
     pub fn list_blobs(&self) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
         let root = self.layout.blobs();
@@ -328,6 +375,12 @@ impl Store {
                 if let Ok(d) = Digest::parse(&format!("{alg}:{}", name.to_string_lossy())) {
                     out.push(d);
                 }
+            }
+        }
+        // Derived blobs whose snapshot is present count as blobs too.
+        for d in self.list_derived()? {
+            if !self.layout.blob(&d).is_file() && self.derived(&d).is_some() {
+                out.push(d);
             }
         }
         Ok(out)

@@ -111,9 +111,13 @@ impl Store {
             roots.extend(l.digests.iter().cloned());
         }
         roots.extend(self.gc_root_digests()?);
+        // A derived blob refers to the snapshot its bytes are regenerated from.
         let marked = mark(roots, |d| match by_manifest.get(d) {
             Some(r) => record_refs(r),
-            None => blob_children(self, d),
+            None => match self.derived(d) {
+                Some(rec) => vec![rec.chain_id],
+                None => blob_children(self, d),
+            },
         });
 
         for d in self.list_blobs()? {
@@ -129,6 +133,20 @@ impl Store {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io("cannot remove blob", &path, e)),
+            }
+        }
+        // Derived blobs take no blob space (their snapshot is counted below): list them as
+        // removed without adding to the bytes reclaimed.
+        for d in self.list_derived()? {
+            let record = self.derived(&d);
+            if marked.contains(&d) && record.is_some() {
+                continue;
+            }
+            self.remove_derived(&d)?;
+            if let Some(rec) = record {
+                if !report.blobs_removed.iter().any(|(x, _)| *x == d) {
+                    report.blobs_removed.push((d, rec.size));
+                }
             }
         }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/store-v1/
 //!   blobs/<alg>/<hex>          committed, verified content
+//!   derived/<alg>/<hex>        layer blobs kept as a snapshot plus this record (derived.rs)
 //!   ingest/<random>            blobs being written (invisible until renamed into blobs/)
 //!   meta.redb                  tags, image records, leases, generic records
 //!   snapshots/<chainid-hex>/fs unpacked layer with overlay whiteouts (an overlay lowerdir)
@@ -36,6 +37,9 @@ impl Layout {
             .join("blobs")
             .join(d.algorithm().as_str())
             .join(d.hex())
+    }
+    pub fn derived(&self) -> PathBuf {
+        self.base.join("derived")
     }
     pub fn ingest(&self) -> PathBuf {
         self.base.join("ingest")

@@ -10,6 +10,8 @@
 //!   `snapshots/<chain-id>/fs`, ready to stack as an overlay lowerdir.
 //! - a **lease** holds digests so garbage collection keeps the work of an unfinished pull or
 //!   build; **GC** marks from tags, records and leases and sweeps the rest.
+//! - a **derived blob** is a layer tar kept as its snapshot plus a record, regenerated on
+//!   read (`derived.rs`): builds do not write their layers twice.
 //!
 //! Many processes may use one store at once: redb serialises metadata write transactions
 //! across processes (see [`meta`]), and a store-wide lock file keeps collection apart from
@@ -30,6 +32,7 @@
 mod build_support;
 mod check;
 mod content;
+mod derived;
 mod error;
 mod gc;
 mod images;
@@ -43,9 +46,12 @@ mod snapshot;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use build_support::{StoreUseGuard, GC_ROOTS_TABLE};
+pub use build_support::{BuiltLayer, StoreUseGuard, GC_ROOTS_TABLE};
 pub use check::Problem;
-pub use content::{BlobWriter, VerifyingReader, INGEST_GRACE};
+pub use content::{BlobSource, BlobWriter, VerifyingReader, INGEST_GRACE};
+pub use derived::{
+    snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm, DERIVED_TAR_FORMAT,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use gc::{mark, GcReport};
 pub use images::{chain_ids, Image, ImageRecord, LayerRecord, RemoveOutcome};

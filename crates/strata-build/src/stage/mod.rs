@@ -16,7 +16,7 @@ use crate::cache::{CachedLayer, KeyInputs, CACHE_TABLE, EXPLAIN_KEY_TABLE, EXPLA
 use crate::copy_step::{self, CopyJob, SourceRoot};
 use crate::error::{BuildError, Result};
 use crate::fsview::{self, MountedView};
-use crate::layer_out::{self, StagedKind};
+use crate::layer_out::{self, SnapshotForm};
 use crate::progress::Event;
 use crate::run_step::{self, RunContext};
 use crate::solver::{Shared, StageResult};
@@ -456,11 +456,11 @@ impl StageRun<'_, '_> {
                 run_step::execute(run, &rc)?;
                 drop(views);
                 let _ = fs::remove_dir_all(staging.join("work"));
-                StagedKind::OverlayUpper
+                SnapshotForm::OverlayUpper
             }
             InstructionKind::Copy(c) => {
                 self.stage_copy(c, c.from.as_deref(), false, &lowers, &fs_dir, &staging)?;
-                StagedKind::Tree
+                SnapshotForm::Tree
             }
             InstructionKind::Add(a) => {
                 let local: Vec<Source> = a
@@ -493,7 +493,7 @@ impl StageRun<'_, '_> {
                     )?;
                 }
                 self.place_downloads(&downloads, &a.dest, many, &a.flags, &lowers, &fs_dir)?;
-                StagedKind::Tree
+                SnapshotForm::Tree
             }
             InstructionKind::Workdir(_) => {
                 let dir = self.workdir_target(step);
@@ -517,10 +517,10 @@ impl StageRun<'_, '_> {
                     };
                     let empty = tempfile::tempdir()?;
                     copy_step::stage_copy(&job, &SourceRoot::Dir(empty.path()), &lowers, &fs_dir)?;
-                    StagedKind::Tree
+                    SnapshotForm::Tree
                 } else {
                     // Nothing to create: an empty upper dir makes no layer.
-                    StagedKind::OverlayUpper
+                    SnapshotForm::OverlayUpper
                 }
             }
             _ => return Err(BuildError::internal("not a layer step")),

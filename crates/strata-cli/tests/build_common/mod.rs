@@ -17,21 +17,30 @@ use strata_testkit::{busybox, require_root, require_tool, Strata, TempRoot};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
-/// The busybox base image as an archive, made once per test binary.
+/// The busybox base image as an archive, cached under `target/fixtures/` (written to a
+/// temporary name and renamed, so concurrent test processes never see half a file).
 fn base_archive() -> &'static Path {
-    static BASE: OnceLock<(TempRoot, PathBuf)> = OnceLock::new();
-    let (_, path) = BASE.get_or_init(|| {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let out = strata_testkit::fixtures_dir()
+            .unwrap()
+            .join("build-base-busybox.tar");
+        if out.is_file() {
+            return out;
+        }
         let tmp = TempRoot::new().unwrap();
         let fx = busybox().unwrap();
         let s = Strata::new(BIN, tmp.store());
         s.run(&["import", fx.rootfs.to_str().unwrap(), "busybox:latest"])
             .unwrap();
-        let out = tmp.path().join("busybox.tar");
-        s.run(&["save", "-o", out.to_str().unwrap(), "busybox:latest"])
+        let staged = tmp.path().join("busybox.tar");
+        s.run(&["save", "-o", staged.to_str().unwrap(), "busybox:latest"])
             .unwrap();
-        (tmp, out)
-    });
-    path
+        let partial = out.with_extension(format!("tar.{}", std::process::id()));
+        std::fs::copy(&staged, &partial).unwrap();
+        std::fs::rename(&partial, &out).unwrap();
+        out
+    })
 }
 
 /// True when builds can run here (root and runc); panics under `STRATA_CI=1` otherwise.
