@@ -20,6 +20,7 @@ use strata_dockerfile::ast::{Chmod, Source};
 use strata_dockerfile::dockerignore::Matcher;
 
 use crate::error::{BuildError, Result};
+use crate::file_index::{raw_sha256, FileIndex};
 use crate::fsview;
 
 /// Where a COPY reads from.
@@ -41,6 +42,27 @@ pub struct CopyJob<'a> {
     pub exclude: &'a [String],
     /// ADD: extract local tar archives.
     pub unpack_archives: bool,
+    /// An earlier snapshot of the same COPY to hard-link unchanged files from.
+    pub reuse: Option<&'a Reuse>,
+}
+
+/// An earlier snapshot of the same COPY and the content index it left. A file is linked
+/// from it only when the index gives the same content digest and the old file has exactly
+/// the metadata the new one would get; snapshots are never modified, so sharing the inode
+/// is safe.
+pub struct Reuse {
+    pub dir: PathBuf,
+    pub index: FileIndex,
+}
+
+/// What staging a COPY produced.
+#[derive(Debug, Default)]
+pub struct CopyOutcome {
+    pub bytes: u64,
+    /// Content digests of the context files placed, by path in the layer.
+    pub index: FileIndex,
+    /// Files hard-linked from [`CopyJob::reuse`] instead of copied.
+    pub linked: usize,
 }
 
 /// A file selected for copying: where it comes from and where it lands (image path).
@@ -50,6 +72,8 @@ struct Planned {
     inline: Option<Vec<u8>>,
     to: String,
     meta: Option<fs::Metadata>,
+    /// Content digest of a context file (known from the cache key computation).
+    digest: Option<[u8; 32]>,
 }
 
 pub fn has_glob(s: &str) -> bool {
@@ -248,6 +272,16 @@ impl Walker<'_> {
         }
     }
 
+    /// The content digest of a regular context file.
+    fn digest(&self, rel: &str, meta: &fs::Metadata) -> Option<[u8; 32]> {
+        match self.root {
+            SourceRoot::Context(ctx) if meta.is_file() => {
+                ctx.file_digest(rel).as_ref().and_then(raw_sha256)
+            }
+            _ => None,
+        }
+    }
+
     fn excluded(&self, rel: &str) -> bool {
         self.exclude.as_ref().is_some_and(|m| m.matches(rel))
     }
@@ -285,7 +319,7 @@ pub fn stage_copy(
     root: &SourceRoot<'_>,
     lowers: &[PathBuf],
     stage_fs: &Path,
-) -> Result<u64> {
+) -> Result<CopyOutcome> {
     let (dest, trailing) = dest_path(job.dest, job.workdir);
     let dest = resolve_dest(lowers, &dest);
     let exclude = if job.exclude.is_empty() {
@@ -325,6 +359,7 @@ pub fn stage_copy(
                 inline: Some(content.clone().into_bytes()),
                 to,
                 meta: None,
+                digest: None,
             });
         }
     }
@@ -351,6 +386,7 @@ pub fn stage_copy(
                     inline: None,
                     to: into.clone(),
                     meta: Some(meta),
+                    digest: None,
                 });
             }
             for sub in walker.below(rel)? {
@@ -364,6 +400,7 @@ pub fn stage_copy(
                 let abs = walker.abs(&sub);
                 let meta = fs::symlink_metadata(&abs)?;
                 planned.push(Planned {
+                    digest: walker.digest(&sub, &meta),
                     from: Some(abs),
                     inline: None,
                     to: format!("{into}/{inner}"),
@@ -382,6 +419,7 @@ pub fn stage_copy(
                 dest.clone()
             };
             planned.push(Planned {
+                digest: walker.digest(rel, &meta),
                 from: Some(abs),
                 inline: None,
                 to,
@@ -437,14 +475,36 @@ pub fn stage_copy(
             dirs.push((target, p.meta.clone()));
         }
     }
+    let mut outcome = CopyOutcome::default();
     {
         use rayon::prelude::*;
-        let copied: Vec<u64> = files
+        let placed: Vec<(u64, bool)> = files
             .par_iter()
-            .map(|(target, p)| place(p, target, job))
+            .map(|(target, p)| {
+                if let Some(old) = reusable(job, p, target.strip_prefix(stage_fs).ok())? {
+                    match fs::hard_link(old, target) {
+                        Ok(()) => return Ok((0, true)),
+                        // Something is in the way: copying replaces it (or reports why not).
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok((place(p, target, job)?, false))
+            })
             .collect::<Result<_>>()?;
-        bytes += copied.iter().sum::<u64>();
+        bytes += placed.iter().map(|(n, _)| n).sum::<u64>();
+        outcome.linked = placed.iter().filter(|(_, linked)| *linked).count();
     }
+    outcome.index = FileIndex::from_pairs(
+        files
+            .iter()
+            .filter_map(|(target, p)| {
+                let rel = target.strip_prefix(stage_fs).ok()?.to_str()?.to_owned();
+                Some((rel, p.digest?))
+            })
+            .collect(),
+    );
+    outcome.bytes = bytes;
     // Directory mtimes last: creating their contents changed them.
     for (dir, meta) in dirs.into_iter().rev() {
         if let Some(m) = meta {
@@ -452,7 +512,31 @@ pub fn stage_copy(
             filetime::set_symlink_file_times(&dir, t, t)?;
         }
     }
-    Ok(bytes)
+    Ok(outcome)
+}
+
+/// The earlier snapshot's file to hard-link for `p`, if its content (by the index) and its
+/// metadata are exactly what copying `p` would produce.
+fn reusable(job: &CopyJob<'_>, p: &Planned, rel: Option<&Path>) -> Result<Option<PathBuf>> {
+    let (Some(reuse), Some(digest), Some(meta), Some(rel)) = (job.reuse, &p.digest, &p.meta, rel)
+    else {
+        return Ok(None);
+    };
+    if reuse.index.get(rel.to_str().unwrap_or_default()) != Some(digest) {
+        return Ok(None);
+    }
+    let old = reuse.dir.join(rel);
+    let Ok(m) = fs::symlink_metadata(&old) else {
+        return Ok(None);
+    };
+    let (uid, gid) = job.owner.unwrap_or((0, 0));
+    let mode = chmod_bits(job.chmod, meta.mode() & 0o7777, false)?;
+    let same = m.is_file()
+        && m.len() == meta.len()
+        && m.mode() & 0o7777 == mode
+        && (m.uid(), m.gid()) == (uid, gid)
+        && (m.mtime(), m.mtime_nsec()) == (meta.mtime(), meta.mtime_nsec());
+    Ok(same.then_some(old))
 }
 
 fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {

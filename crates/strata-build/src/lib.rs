@@ -15,6 +15,7 @@ pub mod context;
 pub mod copy_step;
 pub mod error;
 pub mod export;
+pub mod file_index;
 pub mod fsview;
 pub mod layer_out;
 pub mod plan;

@@ -10,7 +10,7 @@ use strata_oci::Digest;
 use crate::derived::{snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm};
 use crate::error::{Error, Result};
 use crate::images::{chain_ids, LayerRecord};
-use crate::snapshot::{dir_size, remove_tree, SnapshotInfo, UnpackOptions};
+use crate::snapshot::{remove_tree, SnapshotInfo, UnpackOptions};
 use crate::Store;
 
 /// Records table whose values are JSON arrays of digests that garbage collection keeps
@@ -61,22 +61,11 @@ impl Store {
     /// Publish `fs_dir` (already in overlay form: whiteouts as 0/0 devices, opaque xattrs) as
     /// the snapshot of `chain_id` by renaming it into place. If the snapshot exists already
     /// the directory is removed instead.
-    pub fn publish_snapshot(
-        &self,
-        chain_id: &Digest,
-        diff_id: &Digest,
-        fs_dir: &Path,
-    ) -> Result<SnapshotInfo> {
+    fn publish_snapshot(&self, chain_id: &Digest, diff_id: &Digest, fs_dir: &Path) -> Result<()> {
         let _gc = crate::lock::shared(&self.layout.gc_lock())?;
         let final_dir = self.layout.snapshot(chain_id);
-        let info = SnapshotInfo {
-            chain_id: chain_id.clone(),
-            size: dir_size(fs_dir),
-            fs_path: final_dir.join("fs"),
-        };
         if final_dir.join("fs").is_dir() {
-            remove_tree(fs_dir)?;
-            return Ok(info);
+            return remove_tree(fs_dir);
         }
         let tmp = self.snapshot_staging_dir()?;
         let staged = tmp.join("fs");
@@ -91,7 +80,7 @@ impl Store {
                 return Err(Error::io("cannot publish snapshot", &final_dir, e));
             }
         }
-        Ok(info)
+        Ok(())
     }
 
     /// Commit the directory a build step staged (in `form`) as a layer on top of

@@ -18,7 +18,7 @@
 //! must get a new format name, and records of an unknown format are refused, never guessed.
 
 use std::fs;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -75,19 +75,38 @@ pub fn write_snapshot_tar<W: Write>(
     })
 }
 
-/// sha256 digest and size of the layer tar `dir` makes, without storing it.
+/// sha256 digest and size of the layer tar `dir` makes, without storing it. Reading the
+/// files and hashing run on two threads: each is about as costly as the other.
 pub fn snapshot_tar_digest(
     dir: &Path,
     form: SnapshotForm,
     source_date_epoch: Option<i64>,
 ) -> Result<(Digest, u64)> {
-    let hasher = DigestWriter::new(io::sink(), Algorithm::Sha256);
-    let mut out = BufWriter::with_capacity(1 << 20, hasher);
-    write_snapshot_tar(dir, form, source_date_epoch, &mut out)?;
-    let hasher = out
-        .into_inner()
-        .map_err(|e| Error::io("cannot hash layer of", dir, e.into_error()))?;
-    let (_, digest, size) = hasher.finish();
+    let (tx, rx) = mpsc::sync_channel::<std::result::Result<Vec<u8>, String>>(4);
+    let hasher = std::thread::Builder::new()
+        .name("layer-hash".into())
+        .spawn(move || {
+            let mut d = DigestWriter::new(io::sink(), Algorithm::Sha256);
+            for chunk in rx.into_iter().flatten() {
+                let _ = d.write_all(&chunk);
+            }
+            let (_, digest, size) = d.finish();
+            (digest, size)
+        })
+        .map_err(|e| Error::io("cannot start the layer hasher for", dir, e))?;
+    let mut w = ChunkWriter {
+        tx,
+        buf: Vec::with_capacity(CHUNK),
+    };
+    let written = write_snapshot_tar(dir, form, source_date_epoch, &mut w).and_then(|()| {
+        w.flush()
+            .map_err(|e| Error::io("cannot hash layer of", dir, e))
+    });
+    drop(w);
+    let (digest, size) = hasher
+        .join()
+        .map_err(|_| Error::new(ErrorKind::Layer, "the layer hasher panicked"))?;
+    written?;
     Ok((digest, size))
 }
 

@@ -10,6 +10,7 @@ use strata_dockerfile::ast::{CopySpec as Copy, InstructionKind, Source};
 use strata_dockerfile::scope::{Base, ResolvedStage, Step, PROXY_ARGS};
 
 mod keys;
+mod lineage;
 mod sources;
 
 use crate::cache::{CachedLayer, KeyInputs, CACHE_TABLE, EXPLAIN_KEY_TABLE, EXPLAIN_TABLE};
@@ -412,6 +413,8 @@ impl StageRun<'_, '_> {
         let cleanup = StagingGuard(staging.clone());
         let fs_dir = staging.join("fs");
         fs::create_dir(&fs_dir)?;
+        // A COPY from the context: its lineage and the content index it produced.
+        let mut copied: Option<(lineage::Lineage, crate::file_index::FileIndex)> = None;
         let kind = match &step.instruction.kind {
             InstructionKind::Run(run) => {
                 let work = staging.join("work");
@@ -459,7 +462,11 @@ impl StageRun<'_, '_> {
                 SnapshotForm::OverlayUpper
             }
             InstructionKind::Copy(c) => {
-                self.stage_copy(c, c.from.as_deref(), false, &lowers, &fs_dir, &staging)?;
+                let lineage = self.copy_lineage(step, c);
+                let reuse = lineage.as_ref().and_then(|l| l.reuse.as_ref());
+                let from = c.from.as_deref();
+                let out = self.stage_copy(c, from, false, &lowers, &fs_dir, &staging, reuse)?;
+                copied = lineage.map(|l| (l, out.index));
                 SnapshotForm::Tree
             }
             InstructionKind::Add(a) => {
@@ -490,6 +497,7 @@ impl StageRun<'_, '_> {
                         &lowers,
                         &fs_dir,
                         &staging,
+                        None,
                     )?;
                 }
                 self.place_downloads(&downloads, &a.dest, many, &a.flags, &lowers, &fs_dir)?;
@@ -514,6 +522,7 @@ impl StageRun<'_, '_> {
                         parents: false,
                         exclude: &[],
                         unpack_archives: false,
+                        reuse: None,
                     };
                     let empty = tempfile::tempdir()?;
                     copy_step::stage_copy(&job, &SourceRoot::Dir(empty.path()), &lowers, &fs_dir)?;
@@ -534,6 +543,9 @@ impl StageRun<'_, '_> {
             self.sh.opts.source_date_epoch,
         )?;
         drop(cleanup);
+        if let (Some((lineage, index)), Some((_, chain_id))) = (&copied, &made) {
+            self.record_lineage(&lineage.key, chain_id, index);
+        }
         let created = self.sh.now.clone();
         Ok(match made {
             Some((l, _)) => CachedLayer {

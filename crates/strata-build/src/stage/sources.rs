@@ -91,7 +91,8 @@ impl StageRun<'_, '_> {
         lowers: &[PathBuf],
         fs_dir: &std::path::Path,
         staging: &std::path::Path,
-    ) -> Result<()> {
+        reuse: Option<&copy_step::Reuse>,
+    ) -> Result<copy_step::CopyOutcome> {
         let owner = match &c.flags.chown {
             None => None,
             Some(spec) => Some(self.resolve_owner(spec, lowers)?),
@@ -106,20 +107,18 @@ impl StageRun<'_, '_> {
             parents: c.parents,
             exclude: &c.flags.exclude,
             unpack_archives: unpack,
+            reuse,
         };
         match from.filter(|f| *f != "context") {
-            None => {
-                self.sh.with_context(|ctx, _| {
-                    copy_step::stage_copy(&job, &SourceRoot::Context(ctx), lowers, fs_dir)
-                })?;
-            }
+            None => self.sh.with_context(|ctx, _| {
+                copy_step::stage_copy(&job, &SourceRoot::Context(ctx), lowers, fs_dir)
+            }),
             Some(f) => {
                 let dirs = self.lowers_of(f)?;
                 let view = MountedView::mount(&dirs, staging)?;
-                copy_step::stage_copy(&job, &SourceRoot::Dir(view.path()), lowers, fs_dir)?;
+                copy_step::stage_copy(&job, &SourceRoot::Dir(view.path()), lowers, fs_dir)
             }
         }
-        Ok(())
     }
 
     /// `--chown=user[:group]` with names looked up in the destination image.
