@@ -39,8 +39,14 @@ fn a_built_layer_is_a_blob_without_its_bytes_on_disk() {
     let built = store
         .commit_built_layer(&staged, SnapshotForm::Tree, None, None)
         .unwrap();
-    assert_eq!((built.diff_id.clone(), built.size), (want.clone(), want_size));
-    assert_eq!(built.chain_id, built.diff_id, "a base layer's chain ID is its diffID");
+    assert_eq!(
+        (built.diff_id.clone(), built.size),
+        (want.clone(), want_size)
+    );
+    assert_eq!(
+        built.chain_id, built.diff_id,
+        "a base layer's chain ID is its diffID"
+    );
     assert!(!staged.exists(), "the staged directory became the snapshot");
     let blob_file = store
         .layout_dir()
@@ -48,7 +54,10 @@ fn a_built_layer_is_a_blob_without_its_bytes_on_disk() {
         .join(built.diff_id.hex());
     assert!(!blob_file.exists(), "no tar was written");
     assert!(store.has_blob(&built.diff_id));
-    assert_eq!(store.blob_size(&built.diff_id).unwrap(), expected.len() as u64);
+    assert_eq!(
+        store.blob_size(&built.diff_id).unwrap(),
+        expected.len() as u64
+    );
     assert_eq!(read_all(&store, &built.diff_id).unwrap(), expected);
     assert!(store.list_blobs().unwrap().contains(&built.diff_id));
     assert!(store.check().unwrap().is_empty());
@@ -74,11 +83,17 @@ fn gc_keeps_the_snapshot_of_a_held_derived_blob_and_sweeps_both_when_released() 
     store.gc().unwrap();
     assert!(store.snapshot_path(&built.chain_id).is_some());
     assert!(store.has_blob(&built.diff_id));
-    assert_eq!(read_all(&store, &built.diff_id).unwrap().len() as u64, built.size);
+    assert_eq!(
+        read_all(&store, &built.diff_id).unwrap().len() as u64,
+        built.size
+    );
 
     lease.release().unwrap();
     let report = store.gc().unwrap();
-    assert!(report.blobs_removed.iter().any(|(d, _)| *d == built.diff_id));
+    assert!(report
+        .blobs_removed
+        .iter()
+        .any(|(d, _)| *d == built.diff_id));
     assert!(store.snapshot_path(&built.chain_id).is_none());
     assert!(!store.has_blob(&built.diff_id));
     assert!(store.check().unwrap().is_empty());
@@ -97,7 +112,10 @@ fn a_snapshot_changed_behind_the_stores_back_is_refused() {
     std::fs::write(snap.join("app/src/main.py"), b"print('tampered')\n").unwrap();
 
     let err = read_all(&store, &built.diff_id).unwrap_err();
-    assert!(err.to_string().contains(&built.diff_id.to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&built.diff_id.to_string()),
+        "{err}"
+    );
     let problems = store.check().unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].subject.contains(&built.diff_id.to_string()));
@@ -133,6 +151,9 @@ fn an_existing_snapshot_from_elsewhere_gets_the_layer_bytes_stored() {
         .layout_dir()
         .join("blobs/sha256")
         .join(built.diff_id.hex());
-    assert!(blob_file.is_file(), "the bytes were stored as an ordinary blob");
+    assert!(
+        blob_file.is_file(),
+        "the bytes were stored as an ordinary blob"
+    );
     assert!(store.check().unwrap().is_empty());
 }
