@@ -82,6 +82,6 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Report why each step missed the cache.
     pub explain: bool,
-    /// Stages may run in parallel up to this many RUN steps at once (0: number of cores).
+    /// Stages may run in parallel up to this many RUN steps at once (0: twice the cores).
     pub parallelism: usize,
 }

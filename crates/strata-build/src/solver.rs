@@ -232,8 +232,10 @@ pub fn build_with_cache(
         .as_deref()
         .map(StatCache::load)
         .unwrap_or_default();
+    // Two RUN steps per core: with exactly one per core, three ready stages on two cores
+    // leave a core idle for the whole of the third, and steps often wait on I/O.
     let parallelism = if opts.parallelism == 0 {
-        std::thread::available_parallelism()
+        2 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     } else {
