@@ -20,7 +20,7 @@ use strata_dockerfile::ast::{Chmod, Source};
 use strata_dockerfile::dockerignore::Matcher;
 
 use crate::error::{BuildError, Result};
-use crate::file_index::{raw_sha256, FileIndex};
+use crate::file_index::FileIndex;
 use crate::fsview;
 
 /// Where a COPY reads from.
@@ -275,9 +275,7 @@ impl Walker<'_> {
     /// The content digest of a regular context file.
     fn digest(&self, rel: &str, meta: &fs::Metadata) -> Option<[u8; 32]> {
         match self.root {
-            SourceRoot::Context(ctx) if meta.is_file() => {
-                ctx.file_digest(rel).as_ref().and_then(raw_sha256)
-            }
+            SourceRoot::Context(ctx) if meta.is_file() => ctx.file_sha256(rel),
             _ => None,
         }
     }
@@ -286,29 +284,32 @@ impl Walker<'_> {
         self.exclude.as_ref().is_some_and(|m| m.matches(rel))
     }
 
-    /// Entries strictly below `rel`, parents first.
-    fn below(&self, rel: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
+    /// Entries strictly below `rel`, parents first, read lazily: a large directory is
+    /// never listed in memory.
+    fn below<'s>(&'s self, rel: &'s str) -> Box<dyn Iterator<Item = Result<String>> + 's> {
         match self.root {
-            SourceRoot::Context(ctx) => {
-                for e in ctx.subtree(rel).filter(|e| e.path != rel) {
-                    out.push(e.path.clone());
-                }
-            }
+            SourceRoot::Context(ctx) => Box::new(
+                ctx.subtree(rel)
+                    .filter(move |e| e.path != rel)
+                    .map(|e| Ok(e.path.clone())),
+            ),
             SourceRoot::Dir(d) => {
                 let base = d.join(rel);
-                for e in walkdir::WalkDir::new(&base)
-                    .min_depth(1)
-                    .sort_by_file_name()
-                {
-                    let e =
-                        e.map_err(|e| BuildError::internal(format!("{}: {e}", base.display())))?;
-                    let sub = e.path().strip_prefix(d).unwrap_or(e.path());
-                    out.push(sub.to_string_lossy().into_owned());
-                }
+                Box::new(
+                    walkdir::WalkDir::new(&base)
+                        .min_depth(1)
+                        .sort_by_file_name()
+                        .into_iter()
+                        .map(move |e| {
+                            let e = e.map_err(|e| {
+                                BuildError::internal(format!("{}: {e}", base.display()))
+                            })?;
+                            let sub = e.path().strip_prefix(d).unwrap_or(e.path());
+                            Ok(sub.to_string_lossy().into_owned())
+                        }),
+                )
             }
         }
-        Ok(out)
     }
 }
 
@@ -345,8 +346,10 @@ pub fn stage_copy(
     }
     let dest_exists_dir = fsview::lookup(lowers, &dest).is_some_and(|m| m.is_dir());
     let dest_is_dir = trailing || any_glob || job.sources.len() > 1 || dest_exists_dir;
-
-    let mut planned: Vec<Planned> = Vec::new();
+    let mut placer = Placer::new(job, lowers, stage_fs);
+    if dest_is_dir {
+        ensure_dir(stage_fs, lowers, &dest, job.owner)?;
+    }
     for s in job.sources {
         if let Source::Heredoc { name, content, .. } = s {
             let to = if dest_is_dir {
@@ -354,13 +357,13 @@ pub fn stage_copy(
             } else {
                 dest.clone()
             };
-            planned.push(Planned {
+            placer.add(Planned {
                 from: None,
                 inline: Some(content.clone().into_bytes()),
                 to,
                 meta: None,
                 digest: None,
-            });
+            })?;
         }
     }
     for rel in &selections {
@@ -381,17 +384,18 @@ pub fn stage_copy(
             // that directory's owner and mode, as BuildKit does.
             let existing_root = into == dest && dest_exists_dir;
             if (!rel.is_empty() || job.parents) && !existing_root {
-                planned.push(Planned {
+                placer.add(Planned {
                     from: Some(abs.clone()),
                     inline: None,
                     to: into.clone(),
                     meta: Some(meta),
                     digest: None,
-                });
+                })?;
             }
-            for sub in walker.below(rel)? {
+            for sub in walker.below(rel) {
+                let sub = sub?;
                 let inner = sub
-                    .strip_prefix(rel)
+                    .strip_prefix(rel.as_str())
                     .unwrap_or(&sub)
                     .trim_start_matches('/');
                 if walker.excluded(&sub) || walker.excluded(inner) {
@@ -399,17 +403,17 @@ pub fn stage_copy(
                 }
                 let abs = walker.abs(&sub);
                 let meta = fs::symlink_metadata(&abs)?;
-                planned.push(Planned {
+                placer.add(Planned {
                     digest: walker.digest(&sub, &meta),
                     from: Some(abs),
                     inline: None,
                     to: format!("{into}/{inner}"),
                     meta: Some(meta),
-                });
+                })?;
             }
         } else if job.unpack_archives && is_archive(&abs) {
-            let into = dest.clone();
-            unpack_archive(&abs, &stage_fs.join(into.trim_start_matches('/')))?;
+            placer.flush()?;
+            unpack_archive(&abs, &stage_fs.join(dest.trim_start_matches('/')))?;
         } else {
             let to = if job.parents {
                 format!("{dest}/{rel}")
@@ -418,35 +422,63 @@ pub fn stage_copy(
             } else {
                 dest.clone()
             };
-            planned.push(Planned {
+            placer.add(Planned {
                 digest: walker.digest(rel, &meta),
                 from: Some(abs),
                 inline: None,
                 to,
                 meta: Some(meta),
-            });
+            })?;
+        }
+        // A later source overwrites an earlier one: finish this one first.
+        placer.flush()?;
+    }
+    placer.finish()
+}
+
+/// Places planned entries in the staged layer: directories, links and special files in
+/// order, regular files in parallel batches of bounded size, so memory does not grow with
+/// the number of files copied.
+struct Placer<'j, 'a> {
+    job: &'j CopyJob<'a>,
+    lowers: &'j [PathBuf],
+    stage_fs: &'j Path,
+    /// Parent directories known to exist in the staged layer.
+    ensured: std::collections::HashSet<PathBuf>,
+    /// First target of each multiply-linked source inode: later ones become hard links.
+    links: std::collections::HashMap<(u64, u64), PathBuf>,
+    /// Directories placed, with the mtime to restore once their contents are in.
+    dirs: Vec<(PathBuf, FileTime)>,
+    batch: Vec<(PathBuf, Planned)>,
+    index: Vec<(String, [u8; 32])>,
+    outcome: CopyOutcome,
+}
+
+const BATCH: usize = 2048;
+
+impl<'j, 'a> Placer<'j, 'a> {
+    fn new(job: &'j CopyJob<'a>, lowers: &'j [PathBuf], stage_fs: &'j Path) -> Self {
+        Placer {
+            job,
+            lowers,
+            stage_fs,
+            ensured: Default::default(),
+            links: Default::default(),
+            dirs: Vec::new(),
+            batch: Vec::new(),
+            index: Vec::new(),
+            outcome: CopyOutcome::default(),
         }
     }
-    if dest_is_dir {
-        ensure_dir(stage_fs, lowers, &dest, job.owner)?;
-    }
-    let mut bytes = 0;
-    let mut dirs = Vec::new();
-    let mut links: std::collections::HashMap<(u64, u64), PathBuf> = Default::default();
-    // Keyed by target: a later source copied onto the same path wins, as it would in order.
-    let mut files: std::collections::BTreeMap<PathBuf, &Planned> = Default::default();
-    let mut ensured: std::collections::HashSet<PathBuf> = Default::default();
-    for p in &planned {
-        let target = stage_fs.join(clean_rel(&p.to));
-        if let Some(parent) = Path::new(&clean_rel(&p.to)).parent() {
+
+    fn add(&mut self, p: Planned) -> Result<()> {
+        let rel = clean_rel(&p.to);
+        let target = self.stage_fs.join(&rel);
+        if let Some(parent) = Path::new(&rel).parent() {
             // Most entries share their parent with the previous one: check each dir once.
-            if ensured.insert(parent.to_path_buf()) {
-                ensure_dir(
-                    stage_fs,
-                    lowers,
-                    &format!("/{}", parent.to_string_lossy()),
-                    job.owner,
-                )?;
+            if self.ensured.insert(parent.to_path_buf()) {
+                let parent = format!("/{}", parent.to_string_lossy());
+                ensure_dir(self.stage_fs, self.lowers, &parent, self.job.owner)?;
             }
         }
         // Files hard-linked to each other in the source stay hard links, as in BuildKit.
@@ -455,30 +487,40 @@ pub fn stage_copy(
             .as_ref()
             .filter(|m| m.is_file() && m.nlink() > 1)
             .map(|m| (m.dev(), m.ino()));
-        if let Some(first) = inode.and_then(|k| links.get(&k)) {
+        if let Some(first) = inode.and_then(|k| self.links.get(&k)) {
             let _ = fs::remove_file(&target);
             fs::hard_link(first, &target)?;
-            continue;
+            return Ok(());
+        }
+        if let Some(d) = p.digest {
+            self.index.push((rel, d));
         }
         let plain_file =
             inode.is_none() && p.inline.is_none() && p.meta.as_ref().is_some_and(|m| m.is_file());
         if plain_file {
-            // Regular files are independent of each other: copied in parallel below.
-            files.insert(target, p);
-            continue;
+            self.batch.push((target, p));
+            if self.batch.len() >= BATCH {
+                self.flush()?;
+            }
+            return Ok(());
         }
-        bytes += place(p, &target, job)?;
+        self.outcome.bytes += place(&p, &target, self.job)?;
         if let Some(k) = inode {
-            links.insert(k, target.clone());
+            self.links.insert(k, target.clone());
         }
-        if p.meta.as_ref().is_some_and(|m| m.is_dir()) {
-            dirs.push((target, p.meta.clone()));
+        if let Some(m) = p.meta.as_ref().filter(|m| m.is_dir()) {
+            let t = FileTime::from_unix_time(m.mtime(), m.mtime_nsec() as u32);
+            self.dirs.push((target, t));
         }
+        Ok(())
     }
-    let mut outcome = CopyOutcome::default();
-    {
+
+    /// Copy (or link from the previous snapshot) the batched regular files, in parallel.
+    fn flush(&mut self) -> Result<()> {
         use rayon::prelude::*;
-        let placed: Vec<(u64, bool)> = files
+        let (job, stage_fs) = (self.job, self.stage_fs);
+        let placed: Vec<(u64, bool)> = self
+            .batch
             .par_iter()
             .map(|(target, p)| {
                 if let Some(old) = reusable(job, p, target.strip_prefix(stage_fs).ok())? {
@@ -492,27 +534,21 @@ pub fn stage_copy(
                 Ok((place(p, target, job)?, false))
             })
             .collect::<Result<_>>()?;
-        bytes += placed.iter().map(|(n, _)| n).sum::<u64>();
-        outcome.linked = placed.iter().filter(|(_, linked)| *linked).count();
+        self.outcome.bytes += placed.iter().map(|(n, _)| n).sum::<u64>();
+        self.outcome.linked += placed.iter().filter(|(_, linked)| *linked).count();
+        self.batch.clear();
+        Ok(())
     }
-    outcome.index = FileIndex::from_pairs(
-        files
-            .iter()
-            .filter_map(|(target, p)| {
-                let rel = target.strip_prefix(stage_fs).ok()?.to_str()?.to_owned();
-                Some((rel, p.digest?))
-            })
-            .collect(),
-    );
-    outcome.bytes = bytes;
-    // Directory mtimes last: creating their contents changed them.
-    for (dir, meta) in dirs.into_iter().rev() {
-        if let Some(m) = meta {
-            let t = FileTime::from_unix_time(m.mtime(), m.mtime_nsec() as u32);
-            filetime::set_symlink_file_times(&dir, t, t)?;
+
+    fn finish(mut self) -> Result<CopyOutcome> {
+        self.flush()?;
+        // Directory mtimes last: creating their contents changed them.
+        for (dir, t) in self.dirs.iter().rev() {
+            filetime::set_symlink_file_times(dir, *t, *t)?;
         }
+        self.outcome.index = FileIndex::from_pairs(std::mem::take(&mut self.index));
+        Ok(self.outcome)
     }
-    Ok(outcome)
 }
 
 /// The earlier snapshot's file to hard-link for `p`, if its content (by the index) and its

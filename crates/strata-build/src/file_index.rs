@@ -11,8 +11,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
-use strata_oci::Digest;
-
 /// File name of the index inside a snapshot directory.
 pub const INDEX_FILE: &str = "files-v1";
 
@@ -21,14 +19,6 @@ pub const INDEX_FILE: &str = "files-v1";
 pub struct FileIndex {
     /// Sorted by path, no duplicates.
     entries: Vec<(Box<str>, [u8; 32])>,
-}
-
-/// The raw sha256 of a digest (`None` for other algorithms).
-pub fn raw_sha256(d: &Digest) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    (d.algorithm() == strata_oci::Algorithm::Sha256
-        && hex::decode_to_slice(d.hex(), &mut out).is_ok())
-    .then_some(out)
 }
 
 impl FileIndex {
@@ -118,12 +108,5 @@ mod tests {
         bytes.pop();
         fs::write(&path, &bytes).unwrap();
         assert_eq!(FileIndex::read(&path), None, "a truncated index is ignored");
-    }
-
-    #[test]
-    fn raw_digest_bytes() {
-        let d = Digest::sha256_of(b"x");
-        let raw = raw_sha256(&d).unwrap();
-        assert_eq!(hex::encode(raw), d.hex());
     }
 }
