@@ -20,7 +20,7 @@ use strata_dockerfile::ast::{Chmod, Source};
 use strata_dockerfile::dockerignore::Matcher;
 
 use crate::error::{BuildError, Result};
-use crate::file_index::FileIndex;
+use crate::file_index::{IndexCursor, IndexWriter, INDEX_FILE};
 use crate::fsview;
 
 /// Where a COPY reads from.
@@ -52,15 +52,16 @@ pub struct CopyJob<'a> {
 /// is safe.
 pub struct Reuse {
     pub dir: PathBuf,
-    pub index: FileIndex,
+    /// Its `files-v1` index.
+    pub index: PathBuf,
 }
 
 /// What staging a COPY produced.
 #[derive(Debug, Default)]
 pub struct CopyOutcome {
     pub bytes: u64,
-    /// Content digests of the context files placed, by path in the layer.
-    pub index: FileIndex,
+    /// The content index of the context files placed (`files-v1`, beside `stage_fs`), if any.
+    pub index: Option<PathBuf>,
     /// Files hard-linked from [`CopyJob::reuse`] instead of copied.
     pub linked: usize,
 }
@@ -449,8 +450,11 @@ struct Placer<'j, 'a> {
     links: std::collections::HashMap<(u64, u64), PathBuf>,
     /// Directories placed, with the mtime to restore once their contents are in.
     dirs: Vec<(PathBuf, FileTime)>,
-    batch: Vec<(PathBuf, Planned)>,
-    index: Vec<(String, [u8; 32])>,
+    /// Regular files to copy, each with whether the previous snapshot's index records the
+    /// same content for it.
+    batch: Vec<(PathBuf, Planned, bool)>,
+    index: IndexWriter,
+    previous: Option<IndexCursor>,
     outcome: CopyOutcome,
 }
 
@@ -466,7 +470,8 @@ impl<'j, 'a> Placer<'j, 'a> {
             links: Default::default(),
             dirs: Vec::new(),
             batch: Vec::new(),
-            index: Vec::new(),
+            index: IndexWriter::new(stage_fs.with_file_name(INDEX_FILE)),
+            previous: job.reuse.and_then(|r| IndexCursor::open(&r.index)),
             outcome: CopyOutcome::default(),
         }
     }
@@ -492,13 +497,15 @@ impl<'j, 'a> Placer<'j, 'a> {
             fs::hard_link(first, &target)?;
             return Ok(());
         }
+        let mut same_content = false;
         if let Some(d) = p.digest {
-            self.index.push((rel, d));
+            self.index.push(&rel, d)?;
+            same_content = self.previous.as_mut().and_then(|c| c.lookup(&rel)) == Some(d);
         }
         let plain_file =
             inode.is_none() && p.inline.is_none() && p.meta.as_ref().is_some_and(|m| m.is_file());
         if plain_file {
-            self.batch.push((target, p));
+            self.batch.push((target, p, same_content));
             if self.batch.len() >= BATCH {
                 self.flush()?;
             }
@@ -522,8 +529,9 @@ impl<'j, 'a> Placer<'j, 'a> {
         let placed: Vec<(u64, bool)> = self
             .batch
             .par_iter()
-            .map(|(target, p)| {
-                if let Some(old) = reusable(job, p, target.strip_prefix(stage_fs).ok())? {
+            .map(|(target, p, same_content)| {
+                let rel = target.strip_prefix(stage_fs).ok().filter(|_| *same_content);
+                if let Some(old) = reusable(job, p, rel)? {
                     match fs::hard_link(old, target) {
                         Ok(()) => return Ok((0, true)),
                         // Something is in the way: copying replaces it (or reports why not).
@@ -546,21 +554,17 @@ impl<'j, 'a> Placer<'j, 'a> {
         for (dir, t) in self.dirs.iter().rev() {
             filetime::set_symlink_file_times(dir, *t, *t)?;
         }
-        self.outcome.index = FileIndex::from_pairs(std::mem::take(&mut self.index));
+        self.outcome.index = self.index.finish()?;
         Ok(self.outcome)
     }
 }
 
-/// The earlier snapshot's file to hard-link for `p`, if its content (by the index) and its
-/// metadata are exactly what copying `p` would produce.
+/// The earlier snapshot's file to hard-link for `p` (whose content the index found equal),
+/// if that file has exactly the metadata copying `p` would produce.
 fn reusable(job: &CopyJob<'_>, p: &Planned, rel: Option<&Path>) -> Result<Option<PathBuf>> {
-    let (Some(reuse), Some(digest), Some(meta), Some(rel)) = (job.reuse, &p.digest, &p.meta, rel)
-    else {
+    let (Some(reuse), Some(meta), Some(rel)) = (job.reuse, &p.meta, rel) else {
         return Ok(None);
     };
-    if reuse.index.get(rel.to_str().unwrap_or_default()) != Some(digest) {
-        return Ok(None);
-    }
     let old = reuse.dir.join(rel);
     let Ok(m) = fs::symlink_metadata(&old) else {
         return Ok(None);

@@ -13,7 +13,7 @@ use strata_oci::{Digest, Digester};
 
 use super::StageRun;
 use crate::copy_step::Reuse;
-use crate::file_index::{FileIndex, INDEX_FILE};
+use crate::file_index::INDEX_FILE;
 
 /// Records table: lineage key -> chain ID of the COPY's last snapshot.
 pub const LINEAGE_TABLE: &str = "copy-lineage";
@@ -50,18 +50,19 @@ impl StageRun<'_, '_> {
         let chain = store.get_record(LINEAGE_TABLE, key).ok()??;
         let chain = Digest::parse(std::str::from_utf8(&chain).ok()?).ok()?;
         let dir = store.snapshot_path(&chain)?;
-        let index = FileIndex::read(&dir.with_file_name(INDEX_FILE))?;
-        Some(Reuse { dir, index })
+        let index = dir.with_file_name(INDEX_FILE);
+        index.is_file().then_some(Reuse { dir, index })
     }
 
-    /// Remember the snapshot a COPY from the context produced, with its content index.
-    /// Failures are ignored: the next build merely copies everything again.
-    pub(super) fn record_lineage(&self, key: &str, chain_id: &Digest, index: &FileIndex) {
+    /// Remember the snapshot a COPY from the context produced, moving its content index
+    /// (written beside the staged directory) next to it. Failures are ignored: the next
+    /// build merely copies everything again.
+    pub(super) fn record_lineage(&self, key: &str, chain_id: &Digest, index: &std::path::Path) {
         let store = self.sh.store;
         let Some(dir) = store.snapshot_path(chain_id) else {
             return;
         };
-        if index.write(&dir.with_file_name(INDEX_FILE)).is_ok() {
+        if std::fs::rename(index, dir.with_file_name(INDEX_FILE)).is_ok() {
             let _ = store.put_record(LINEAGE_TABLE, key, chain_id.to_string().as_bytes());
         }
     }

@@ -414,7 +414,7 @@ impl StageRun<'_, '_> {
         let fs_dir = staging.join("fs");
         fs::create_dir(&fs_dir)?;
         // A COPY from the context: its lineage and the content index it produced.
-        let mut copied: Option<(lineage::Lineage, crate::file_index::FileIndex)> = None;
+        let mut copied: Option<(lineage::Lineage, Option<PathBuf>)> = None;
         let kind = match &step.instruction.kind {
             InstructionKind::Run(run) => {
                 let work = staging.join("work");
@@ -542,10 +542,10 @@ impl StageRun<'_, '_> {
             parent.as_ref(),
             self.sh.opts.source_date_epoch,
         )?;
-        drop(cleanup);
-        if let (Some((lineage, index)), Some((_, chain_id))) = (&copied, &made) {
+        if let (Some((lineage, Some(index))), Some((_, chain_id))) = (&copied, &made) {
             self.record_lineage(&lineage.key, chain_id, index);
         }
+        drop(cleanup);
         let created = self.sh.now.clone();
         Ok(match made {
             Some((l, _)) => CachedLayer {
