@@ -17,14 +17,16 @@ use strata_testkit::{busybox, require_root, require_tool, Strata, TempRoot};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 
-/// The busybox base image as an archive, cached under `target/fixtures/` (written to a
-/// temporary name and renamed, so concurrent test processes never see half a file).
+/// The busybox base image as an archive, cached under `target/fixtures/`. One process makes
+/// it while the others wait on a lock: every store of every test then holds the same base
+/// image ID (an import stamps the time, so two imports would differ).
 fn base_archive() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
-        let out = strata_testkit::fixtures_dir()
-            .unwrap()
-            .join("build-base-busybox.tar");
+        let dir = strata_testkit::fixtures_dir().unwrap();
+        let out = dir.join("build-base-busybox.tar");
+        let lock = std::fs::File::create(dir.join("build-base-busybox.lock")).unwrap();
+        lock.lock().unwrap();
         if out.is_file() {
             return out;
         }
