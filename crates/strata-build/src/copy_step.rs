@@ -56,16 +56,6 @@ pub struct Reuse {
     pub index: PathBuf,
 }
 
-/// What staging a COPY produced.
-#[derive(Debug, Default)]
-pub struct CopyOutcome {
-    pub bytes: u64,
-    /// The content index of the context files placed (`files-v1`, beside `stage_fs`), if any.
-    pub index: Option<PathBuf>,
-    /// Files hard-linked from [`CopyJob::reuse`] instead of copied.
-    pub linked: usize,
-}
-
 /// A file selected for copying: where it comes from and where it lands (image path).
 #[derive(Debug, Clone)]
 struct Planned {
@@ -316,12 +306,14 @@ impl Walker<'_> {
 
 /// Stage the files of `job` into `stage_fs` (the new layer's directory). `lowers` is the
 /// destination image's snapshot stack (bottom first), for existing-directory checks.
+/// Returns the content index of the context files placed (`files-v1`, beside `stage_fs`),
+/// if any.
 pub fn stage_copy(
     job: &CopyJob<'_>,
     root: &SourceRoot<'_>,
     lowers: &[PathBuf],
     stage_fs: &Path,
-) -> Result<CopyOutcome> {
+) -> Result<Option<PathBuf>> {
     let (dest, trailing) = dest_path(job.dest, job.workdir);
     let dest = resolve_dest(lowers, &dest);
     let exclude = if job.exclude.is_empty() {
@@ -455,7 +447,6 @@ struct Placer<'j, 'a> {
     batch: Vec<(PathBuf, Planned, bool)>,
     index: IndexWriter,
     previous: Option<IndexCursor>,
-    outcome: CopyOutcome,
 }
 
 const BATCH: usize = 2048;
@@ -472,7 +463,6 @@ impl<'j, 'a> Placer<'j, 'a> {
             batch: Vec::new(),
             index: IndexWriter::new(stage_fs.with_file_name(INDEX_FILE)),
             previous: job.reuse.and_then(|r| IndexCursor::open(&r.index)),
-            outcome: CopyOutcome::default(),
         }
     }
 
@@ -511,7 +501,7 @@ impl<'j, 'a> Placer<'j, 'a> {
             }
             return Ok(());
         }
-        self.outcome.bytes += place(&p, &target, self.job)?;
+        place(&p, &target, self.job)?;
         if let Some(k) = inode {
             self.links.insert(k, target.clone());
         }
@@ -526,36 +516,31 @@ impl<'j, 'a> Placer<'j, 'a> {
     fn flush(&mut self) -> Result<()> {
         use rayon::prelude::*;
         let (job, stage_fs) = (self.job, self.stage_fs);
-        let placed: Vec<(u64, bool)> = self
-            .batch
+        self.batch
             .par_iter()
-            .map(|(target, p, same_content)| {
+            .try_for_each(|(target, p, same_content)| {
                 let rel = target.strip_prefix(stage_fs).ok().filter(|_| *same_content);
                 if let Some(old) = reusable(job, p, rel)? {
                     match fs::hard_link(old, target) {
-                        Ok(()) => return Ok((0, true)),
+                        Ok(()) => return Ok(()),
                         // Something is in the way: copying replaces it (or reports why not).
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Ok((place(p, target, job)?, false))
-            })
-            .collect::<Result<_>>()?;
-        self.outcome.bytes += placed.iter().map(|(n, _)| n).sum::<u64>();
-        self.outcome.linked += placed.iter().filter(|(_, linked)| *linked).count();
+                place(p, target, job)
+            })?;
         self.batch.clear();
         Ok(())
     }
 
-    fn finish(mut self) -> Result<CopyOutcome> {
+    fn finish(mut self) -> Result<Option<PathBuf>> {
         self.flush()?;
         // Directory mtimes last: creating their contents changed them.
         for (dir, t) in self.dirs.iter().rev() {
             filetime::set_symlink_file_times(dir, *t, *t)?;
         }
-        self.outcome.index = self.index.finish()?;
-        Ok(self.outcome)
+        Ok(self.index.finish()?)
     }
 }
 
@@ -579,20 +564,19 @@ fn reusable(job: &CopyJob<'_>, p: &Planned, rel: Option<&Path>) -> Result<Option
     Ok(same.then_some(old))
 }
 
-fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {
+fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<()> {
     let (uid, gid) = job.owner.unwrap_or((0, 0));
     if let Some(data) = &p.inline {
         fs::write(target, data)?;
         let mode = chmod_bits(job.chmod, 0o644, false)?;
         fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
         std::os::unix::fs::lchown(target, Some(uid), Some(gid))?;
-        return Ok(data.len() as u64);
+        return Ok(());
     }
     let (Some(from), Some(meta)) = (&p.from, &p.meta) else {
-        return Ok(0);
+        return Ok(());
     };
     let ft = meta.file_type();
-    let mut size = 0;
     if ft.is_dir() {
         match fs::symlink_metadata(target) {
             Ok(m) if m.is_dir() => {}
@@ -620,12 +604,12 @@ fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {
             )));
         }
         let _ = fs::remove_file(target);
-        size = fs::copy(from, target)?;
+        fs::copy(from, target)?;
         let mode = chmod_bits(job.chmod, meta.mode() & 0o7777, false)?;
         fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
     } else {
         // Sockets, fifos and devices in a context are skipped, as BuildKit does for sockets.
-        return Ok(0);
+        return Ok(());
     }
     std::os::unix::fs::lchown(target, Some(uid), Some(gid))?;
     // chown clears setuid and setgid: put the mode back afterwards.
@@ -639,7 +623,7 @@ fn place(p: &Planned, target: &Path, job: &CopyJob<'_>) -> Result<u64> {
         let t = FileTime::from_unix_time(meta.mtime(), meta.mtime_nsec() as u32);
         filetime::set_symlink_file_times(target, t, t)?;
     }
-    Ok(size)
+    Ok(())
 }
 
 /// Make sure `/dir` exists in the staged layer, copying metadata of directories the image

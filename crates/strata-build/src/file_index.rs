@@ -4,8 +4,8 @@
 //!
 //! On disk, `snapshots/<chain-id>/files-v1`: a sequence of records sorted by path, each
 //! `u32 path length (little endian) | path bytes | 32 bytes sha256`, where the path is
-//! relative to the snapshot root. The index is a hint: a missing, short or malformed file
-//! means "reuse nothing", and every reuse is re-checked against the old file's metadata.
+//! relative to the snapshot root. The index is a hint: nothing is reused from a missing file
+//! or past a damaged record, and every reuse is re-checked against the old file's metadata.
 //!
 //! A COPY writes its index while it places files ([`IndexWriter`]) and reads the previous
 //! one as a cursor ([`IndexCursor`]): both follow the context's sorted order, so neither
@@ -18,73 +18,16 @@ use std::path::{Path, PathBuf};
 /// File name of the index inside a snapshot directory.
 pub const INDEX_FILE: &str = "files-v1";
 
-/// Content digests of regular files in a snapshot, by path.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FileIndex {
-    /// Sorted by path, no duplicates.
-    entries: Vec<(Box<str>, [u8; 32])>,
-}
-
-impl FileIndex {
-    /// Build from unsorted `(path, digest)` pairs; a later duplicate path wins.
-    pub fn from_pairs(mut pairs: Vec<(String, [u8; 32])>) -> Self {
-        pairs.reverse();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        pairs.dedup_by(|a, b| a.0 == b.0);
-        FileIndex {
-            entries: pairs
-                .into_iter()
-                .map(|(p, d)| (p.into_boxed_str(), d))
-                .collect(),
-        }
+/// Write `pairs` (any order) sorted by path, a later duplicate path winning.
+fn write_sorted(path: &Path, mut pairs: Vec<(String, [u8; 32])>) -> io::Result<()> {
+    pairs.reverse();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.dedup_by(|a, b| a.0 == b.0);
+    let mut out = io::BufWriter::new(fs::File::create(path)?);
+    for (p, d) in &pairs {
+        write_record(&mut out, p, d)?;
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    pub fn get(&self, path: &str) -> Option<&[u8; 32]> {
-        self.entries
-            .binary_search_by(|(p, _)| (**p).cmp(path))
-            .ok()
-            .map(|i| &self.entries[i].1)
-    }
-
-    /// Read an index; anything unreadable gives `None`.
-    pub fn read(path: &Path) -> Option<Self> {
-        let bytes = fs::read(path).ok()?;
-        let mut rest = &bytes[..];
-        let mut entries = Vec::new();
-        while !rest.is_empty() {
-            let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-            let name = std::str::from_utf8(rest.get(4..4 + len)?).ok()?;
-            let digest: [u8; 32] = rest.get(4 + len..4 + len + 32)?.try_into().ok()?;
-            if entries
-                .last()
-                .is_some_and(|(p, _): &(Box<str>, _)| **p >= *name)
-            {
-                return None;
-            }
-            entries.push((name.into(), digest));
-            rest = &rest[4 + len + 32..];
-        }
-        Some(FileIndex { entries })
-    }
-
-    /// Write atomically (temporary file, then rename).
-    pub fn write(&self, path: &Path) -> io::Result<()> {
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut out = io::BufWriter::new(fs::File::create(&tmp)?);
-        for (p, d) in &self.entries {
-            write_record(&mut out, p, d)?;
-        }
-        out.into_inner().map_err(|e| e.into_error())?;
-        fs::rename(&tmp, path)
-    }
+    out.into_inner().map(|_| ()).map_err(|e| e.into_error())
 }
 
 fn write_record(out: &mut impl Write, path: &str, digest: &[u8; 32]) -> io::Result<()> {
@@ -167,7 +110,7 @@ impl IndexWriter {
     /// Complete the file; `None` when no entry was pushed.
     pub fn finish(self) -> io::Result<Option<PathBuf>> {
         match (self.out, self.buffered) {
-            (_, Some(all)) => FileIndex::from_pairs(all).write(&self.path)?,
+            (_, Some(all)) => write_sorted(&self.path, all)?,
             (Some(out), None) => {
                 out.into_inner().map_err(|e| e.into_error())?;
             }
@@ -226,25 +169,17 @@ impl IndexCursor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trips_and_refuses_garbage() {
-        let idx = FileIndex::from_pairs(vec![
-            ("b/x".into(), [2; 32]),
-            ("a".into(), [1; 32]),
-            ("b/x".into(), [3; 32]),
-        ]);
-        assert_eq!(idx.len(), 2);
-        assert_eq!(idx.get("b/x"), Some(&[3; 32]), "the later duplicate wins");
-        assert_eq!(idx.get("a"), Some(&[1; 32]));
-        assert_eq!(idx.get("c"), None);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(INDEX_FILE);
-        idx.write(&path).unwrap();
-        assert_eq!(FileIndex::read(&path), Some(idx));
-        let mut bytes = fs::read(&path).unwrap();
-        bytes.pop();
-        fs::write(&path, &bytes).unwrap();
-        assert_eq!(FileIndex::read(&path), None, "a truncated index is ignored");
+    /// Every record of an index, or `None` if it is damaged or out of order.
+    fn records(path: &Path) -> Option<Vec<(String, [u8; 32])>> {
+        let mut input = io::BufReader::new(fs::File::open(path).ok()?);
+        let mut all: Vec<(String, [u8; 32])> = Vec::new();
+        while let Some(r) = read_record(&mut input).ok()? {
+            if all.last().is_some_and(|(p, _)| *p >= r.0) {
+                return None;
+            }
+            all.push(r);
+        }
+        Some(all)
     }
 
     #[test]
@@ -256,8 +191,8 @@ mod tests {
             w.push(p, [d; 32]).unwrap();
         }
         assert_eq!(w.finish().unwrap(), Some(in_order.clone()));
-        let idx = FileIndex::read(&in_order).unwrap();
-        assert_eq!(idx.len(), 3);
+        let want = records(&in_order).unwrap();
+        assert_eq!(want.len(), 3);
 
         // Out of order and a duplicate: sorted in memory, the later entry wins.
         let shuffled = dir.path().join("b");
@@ -266,7 +201,7 @@ mod tests {
             w.push(p, [d; 32]).unwrap();
         }
         w.finish().unwrap();
-        assert_eq!(FileIndex::read(&shuffled), Some(idx));
+        assert_eq!(records(&shuffled), Some(want));
         assert_eq!(
             IndexWriter::new(dir.path().join("c")).finish().unwrap(),
             None
@@ -282,5 +217,22 @@ mod tests {
         );
         assert_eq!(c.lookup("app/c/d"), Some([3; 32]));
         assert_eq!(c.lookup("zzz"), None);
+    }
+
+    #[test]
+    fn a_truncated_index_answers_nothing_past_the_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INDEX_FILE);
+        let mut w = IndexWriter::new(path.clone());
+        w.push("a", [1; 32]).unwrap();
+        w.push("b", [2; 32]).unwrap();
+        w.finish().unwrap();
+        let mut bytes = fs::read(&path).unwrap();
+        bytes.pop();
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(records(&path), None);
+        let mut c = IndexCursor::open(&path).unwrap();
+        assert_eq!(c.lookup("a"), Some([1; 32]));
+        assert_eq!(c.lookup("b"), None, "the damaged record is not trusted");
     }
 }

@@ -465,8 +465,8 @@ impl StageRun<'_, '_> {
                 let lineage = self.copy_lineage(step, c);
                 let reuse = lineage.as_ref().and_then(|l| l.reuse.as_ref());
                 let from = c.from.as_deref();
-                let out = self.stage_copy(c, from, false, &lowers, &fs_dir, &staging, reuse)?;
-                copied = lineage.map(|l| (l, out.index));
+                let index = self.stage_copy(c, from, false, &lowers, &fs_dir, &staging, reuse)?;
+                copied = lineage.map(|l| (l, index));
                 SnapshotForm::Tree
             }
             InstructionKind::Add(a) => {

@@ -92,7 +92,7 @@ impl StageRun<'_, '_> {
         fs_dir: &std::path::Path,
         staging: &std::path::Path,
         reuse: Option<&copy_step::Reuse>,
-    ) -> Result<copy_step::CopyOutcome> {
+    ) -> Result<Option<PathBuf>> {
         let owner = match &c.flags.chown {
             None => None,
             Some(spec) => Some(self.resolve_owner(spec, lowers)?),
