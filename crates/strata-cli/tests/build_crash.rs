@@ -3,7 +3,7 @@
 
 mod build_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn sigkill_during_run_leaves_a_clean_store() {
@@ -32,10 +32,8 @@ fn sigkill_during_run_leaves_a_clean_store() {
             }
         }
     });
-    let start = Instant::now();
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the RUN step did not start");
-    assert!(start.elapsed() < Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(300));
     child.kill().unwrap();
     let status = child.wait().unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use strata_oci::{Descriptor, Digest, Manifest, Platform, RawManifest, Reference};
-use strata_store::{ImageRecord, Store};
+use strata_store::{ImageRecord, NewImage, Store};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -131,19 +131,17 @@ pub async fn pull(
     .try_collect()
     .await?;
 
+    // The record and its tag in one transaction: a killed pull leaves neither.
+    let tag = reference.tag().map(|_| reference.without_digest_string());
+    let tags: Vec<&str> = tag.iter().map(String::as_str).collect();
     let image = store
-        .add_image(&raw.bytes, &raw.media_type)
-        .map_err(|e| Error::store(format!("recording {reference}"), e))?;
-    let tag = match reference.tag() {
-        Some(_) => {
-            let name = reference.without_digest_string();
-            store
-                .tag(&name, &image.manifest_digest)
-                .map_err(|e| Error::store(format!("tagging {name}"), e))?;
-            Some(name)
-        }
-        None => None,
-    };
+        .add_images(&[NewImage {
+            manifest: &raw.bytes,
+            media_type: &raw.media_type,
+            tags: &tags,
+        }])
+        .map_err(|e| Error::store(format!("recording {reference}"), e))?
+        .remove(0);
     lease
         .release()
         .map_err(|e| Error::store("releasing the pull's lease", e))?;

@@ -539,14 +539,16 @@ fn cancel_kills_the_container_and_cleans_up() {
     }
     use std::sync::atomic::{AtomicBool, Ordering};
     let sb = Sandbox::new();
-    let spec = sb.spec("s", ProcessArgs::shell("echo started; sleep 60"));
+    let spec = sb.spec(
+        "s",
+        ProcessArgs::shell("echo started; sleep 60; echo finished"),
+    );
     let cancel = std::sync::Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     let setter = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(500));
         flag.store(true, Ordering::Release);
     });
-    let started = std::time::Instant::now();
     let mut out = Vec::new();
     let mut io = strata_exec::RunIo::new(&mut out, std::io::sink());
     io.cancel = Some(cancel);
@@ -554,7 +556,7 @@ fn cancel_kills_the_container_and_cleans_up() {
     drop(io);
     setter.join().unwrap();
     assert_eq!(err.kind(), ExecErrorKind::Cancelled, "{err}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // Killed, not waited for: the command never got to its last line.
     assert_eq!(out, b"started\n");
     sb.assert_clean();
 }

@@ -22,6 +22,14 @@ pub struct LayerRecord {
     pub media_type: MediaType,
 }
 
+/// An image to record with [`Store::add_images`]: its manifest bytes (config and layer
+/// blobs already in the store) and the references to point at it.
+pub struct NewImage<'a> {
+    pub manifest: &'a [u8],
+    pub media_type: &'a MediaType,
+    pub tags: &'a [&'a str],
+}
+
 /// What the store knows about one image manifest. Keyed by manifest digest; the image ID
 /// is the config digest, as docker shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +261,59 @@ impl Store {
     /// Record an image whose config and layer blobs are already in the store. Stores the
     /// manifest bytes as a blob (its digest is over exactly these bytes). Idempotent.
     pub fn add_image(&self, manifest: &[u8], media_type: &MediaType) -> Result<ImageRecord> {
+        let mut records = self.add_images(&[NewImage {
+            manifest,
+            media_type,
+            tags: &[],
+        }])?;
+        Ok(records.remove(0))
+    }
+
+    /// Record several images and point their tags at them in one transaction: a process
+    /// killed part-way leaves either none of them or all of them, each with its tags.
+    pub fn add_images(&self, images: &[NewImage<'_>]) -> Result<Vec<ImageRecord>> {
+        let tags: Vec<Vec<TagRef>> = images
+            .iter()
+            .map(|i| i.tags.iter().map(|t| TagRef::parse(t)).collect())
+            .collect::<Result<_>>()?;
+        // Shared gc lock: the blobs checked below cannot be swept before the records exist.
+        let _gc = lock::shared(&self.layout.gc_lock())?;
+        let mut records = images
+            .iter()
+            .map(|i| self.prepare_record(i.manifest, i.media_type))
+            .collect::<Result<Vec<_>>>()?;
+        meta::write(&self.layout, |txn| {
+            let mut t = txn
+                .open_table(IMAGES)
+                .map_err(|e| Error::db("open table", e))?;
+            let mut tag_table = txn
+                .open_table(TAGS)
+                .map_err(|e| Error::db("open table", e))?;
+            for (record, tags) in records.iter_mut().zip(&tags) {
+                let key = record.manifest_digest.to_string();
+                if let Some(old) = t.get(key.as_str()).map_err(|e| Error::db("get", e))? {
+                    // Keep the original added time so re-adding does not make an image "new".
+                    if let Ok(old) = decode_record(&key, old.value()) {
+                        record.added = old.added;
+                    }
+                }
+                let bytes = serde_json::to_vec(&record).expect("image record serialises");
+                t.insert(key.as_str(), bytes.as_slice())
+                    .map_err(|e| Error::db("insert", e))?;
+                for tag in tags {
+                    tag_table
+                        .insert(tag.key().as_str(), key.as_str())
+                        .map_err(|e| Error::db("insert", e))?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(records)
+    }
+
+    /// Check one manifest against the store's blobs and build its record (not yet written).
+    /// The caller holds the shared gc lock.
+    fn prepare_record(&self, manifest: &[u8], media_type: &MediaType) -> Result<ImageRecord> {
         if !media_type.is_manifest() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -267,8 +328,6 @@ impl Store {
                 format!("invalid image manifest: {e}"),
             )
         })?;
-        // Shared gc lock: the blobs checked below cannot be swept before the record exists.
-        let _gc = lock::shared(&self.layout.gc_lock())?;
         for d in std::iter::once(&raw.config).chain(raw.layers.iter()) {
             let size = self.blob_size(&d.digest).map_err(|e| {
                 if e.is_not_found() {
@@ -333,7 +392,7 @@ impl Store {
             .map(|c| c.with_timezone(&Utc));
         let size =
             manifest.len() as u64 + raw.config.size + layers.iter().map(|l| l.size).sum::<u64>();
-        let mut record = ImageRecord {
+        Ok(ImageRecord {
             manifest_digest,
             media_type: media_type.clone(),
             manifest_size: manifest.len() as u64,
@@ -346,24 +405,7 @@ impl Store {
             size,
             platform,
             labels: config.config.and_then(|c| c.labels).unwrap_or_default(),
-        };
-        meta::write(&self.layout, |txn| {
-            let mut t = txn
-                .open_table(IMAGES)
-                .map_err(|e| Error::db("open table", e))?;
-            let key = record.manifest_digest.to_string();
-            if let Some(old) = t.get(key.as_str()).map_err(|e| Error::db("get", e))? {
-                // Keep the original added time so re-adding does not make an image "new".
-                if let Ok(old) = decode_record(&key, old.value()) {
-                    record.added = old.added;
-                }
-            }
-            let bytes = serde_json::to_vec(&record).expect("image record serialises");
-            t.insert(key.as_str(), bytes.as_slice())
-                .map_err(|e| Error::db("insert", e))?;
-            Ok(())
-        })?;
-        Ok(record)
+        })
     }
 
     /// Point `reference` (any user form, normalised) at the image with this manifest digest,

@@ -54,7 +54,7 @@ pub use derived::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use gc::{mark, GcReport};
-pub use images::{chain_ids, Image, ImageRecord, LayerRecord, RemoveOutcome};
+pub use images::{chain_ids, Image, ImageRecord, LayerRecord, NewImage, RemoveOutcome};
 pub use layout::LAYOUT_DIR;
 pub use lease::{Lease, LeaseRecord};
 pub use names::TagRef;

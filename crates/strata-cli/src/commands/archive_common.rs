@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use strata_archive::store::StoreSink;
 use strata_archive::LoadReport;
-use strata_store::{Lease, Store, TagRef};
+use strata_store::{Lease, NewImage, Store, TagRef};
 
 use crate::Global;
 
@@ -39,10 +39,10 @@ pub struct Recorded {
     pub tags: Vec<TagRef>,
 }
 
-/// Record the images of a successful load: first every image record, then every tag,
-/// so no tag ever points at an image whose record is missing. Indexes cannot be recorded
-/// as images yet; they are reported on stderr (never silently dropped) and their blobs
-/// stay until garbage collection.
+/// Record the images of a successful load: every image record and every tag in one
+/// transaction, so a killed load leaves the store as it was or with all of them. Indexes
+/// cannot be recorded as images yet; they are reported on stderr (never silently dropped)
+/// and their blobs stay until garbage collection.
 pub fn record(
     store: &Store,
     report: &LoadReport,
@@ -52,7 +52,7 @@ pub fn record(
     for note in &report.skipped {
         writeln!(warn, "warning: {note}; not loaded")?;
     }
-    let mut added = Vec::new();
+    let mut loaded = Vec::new();
     for image in &report.images {
         let media = &image.manifest.media_type;
         if !media.is_manifest() {
@@ -66,39 +66,54 @@ pub fn record(
         let bytes = store
             .read_blob_verified(&image.manifest.digest)
             .with_context(|| format!("reading loaded manifest {}", image.manifest.digest))?;
-        let rec = store
-            .add_image(&bytes, media)
-            .with_context(|| format!("recording image {}", image.manifest.digest))?;
-        added.push((rec, image));
-    }
-    let mut out = Vec::new();
-    for (rec, image) in added {
-        let mut tags = Vec::new();
+        let mut tags: Vec<TagRef> = Vec::new();
         for name in &image.names {
+            let tag = TagRef::parse(name).with_context(|| format!("tag {name:?}"))?;
             // Like docker: say so when a tag moves away from another image.
-            if let (Ok(previous), Ok(wanted)) = (store.resolve(name), TagRef::parse(name)) {
-                if previous.record.manifest_digest != rec.manifest_digest
-                    && previous.tags.contains(&wanted)
+            if let Ok(previous) = store.resolve(name) {
+                if previous.record.manifest_digest != image.manifest.digest
+                    && previous.tags.contains(&tag)
                 {
                     writeln!(
                         notices,
                         "The image {} already exists, renaming the old one with ID {} to empty string",
-                        wanted.familiar(),
+                        tag.familiar(),
                         previous.record.config_digest
                     )?;
                 }
             }
-            let tag = store
-                .tag(name, &rec.manifest_digest)
-                .with_context(|| format!("tagging {name}"))?;
             if !tags.contains(&tag) {
                 tags.push(tag);
             }
         }
-        out.push(Recorded {
-            id: rec.config_digest.clone(),
-            tags,
-        });
+        loaded.push((bytes, media, tags));
     }
-    Ok(out)
+    let names: Vec<Vec<String>> = loaded
+        .iter()
+        .map(|(_, _, tags)| tags.iter().map(|t| t.to_string()).collect())
+        .collect();
+    let names: Vec<Vec<&str>> = names
+        .iter()
+        .map(|n| n.iter().map(String::as_str).collect())
+        .collect();
+    let new: Vec<NewImage<'_>> = loaded
+        .iter()
+        .zip(&names)
+        .map(|((bytes, media, _), names)| NewImage {
+            manifest: bytes,
+            media_type: media,
+            tags: names,
+        })
+        .collect();
+    let records = store
+        .add_images(&new)
+        .context("recording the loaded images")?;
+    Ok(records
+        .into_iter()
+        .zip(loaded)
+        .map(|(rec, (_, _, tags))| Recorded {
+            id: rec.config_digest,
+            tags,
+        })
+        .collect())
 }

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strata_oci::media_type::{OCI_CONFIG, OCI_LAYER_TAR};
 use strata_oci::{Descriptor, Digest, ImageManifest, MediaType, Platform};
-use strata_store::{BlobWriter, Lease, Store};
+use strata_store::{BlobWriter, Lease, NewImage, Store};
 
 use super::archive_common::{lease, open_store};
 use super::import_changes::apply_changes;
@@ -85,17 +85,18 @@ pub fn run(args: ImportArgs, global: &Global) -> Result<ExitCode> {
     let layer = Descriptor::new(OCI_LAYER_TAR, diff_id, size);
     let manifest = ImageManifest::oci(config_desc.clone(), vec![layer]);
     let manifest_bytes = serde_json::to_vec(&manifest)?;
+    let tags: Vec<&str> = args.reference.iter().map(String::as_str).collect();
     let record = store
-        .add_image(
-            &manifest_bytes,
-            &MediaType::from(strata_oci::media_type::OCI_MANIFEST),
-        )
-        .context("recording the imported image")?;
-    if let Some(r) = &args.reference {
-        store
-            .tag(r, &record.manifest_digest)
-            .with_context(|| format!("tagging {r}"))?;
-    }
+        .add_images(&[NewImage {
+            manifest: &manifest_bytes,
+            media_type: &MediaType::from(strata_oci::media_type::OCI_MANIFEST),
+            tags: &tags,
+        }])
+        .with_context(|| match &args.reference {
+            Some(r) => format!("recording the imported image as {r}"),
+            None => "recording the imported image".to_owned(),
+        })?
+        .remove(0);
     lease.release()?;
     println!("{}", record.config_digest);
     Ok(ExitCode::SUCCESS)
