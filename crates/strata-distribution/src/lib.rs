@@ -28,6 +28,7 @@
 //! was not the deciding factor.)
 
 pub mod auth;
+mod blob_file;
 pub mod client;
 pub mod copy;
 pub mod credentials;

@@ -53,8 +53,9 @@
 //! image is made from, with [`CacheMode::Max`] those of every stage that ran. Blobs the
 //! destination already has are not sent again.
 //!
-//! Registry transfers go through the public API of `strata-distribution`, which moves
-//! blobs whole: a cache layer is held in memory while it is uploaded or downloaded.
+//! Registry transfers go through the public API of `strata-distribution`: a cache layer is
+//! uploaded as one streamed PATCH from its file and downloaded into an unnamed temporary
+//! file (verified) before it is ingested, so memory stays bounded whatever the layer size.
 
 mod backend;
 mod export;

@@ -2,7 +2,7 @@
 //! builder's threads are synchronous; this backend owns a small async runtime and blocks
 //! on it for each request.
 
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use strata_distribution::{Client, ErrorKind, Repository};
@@ -83,13 +83,20 @@ impl Backend for RegistryBackend {
     }
 
     fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
-        // The public client fetches blobs whole (size-limited and digest-verified).
+        // Spooled to an unnamed temporary file, verified, then read from there: layers can
+        // be large, and memory stays bounded.
         let what = format!("blob {}", desc.digest);
-        let bytes = self
-            .runtime
-            .block_on(self.repo().get_blob_bytes(&desc.digest, desc.size))
-            .map_err(|e| failed(what, e))?;
-        Ok(Box::new(Cursor::new(bytes)))
+        let mut file = tempfile::tempfile()
+            .map_err(|e| BuildError::internal(format!("{what}: temporary file: {e}")))?;
+        self.runtime
+            .block_on(
+                self.repo()
+                    .download_blob_to(&desc.digest, desc.size, &mut file),
+            )
+            .map_err(|e| failed(what.clone(), e))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| BuildError::internal(format!("{what}: {e}")))?;
+        Ok(Box::new(file))
     }
 
     fn has_blob(&self, desc: &Descriptor) -> Result<bool> {
@@ -102,9 +109,10 @@ impl Backend for RegistryBackend {
     }
 
     fn put_blob_file(&self, desc: &Descriptor, path: &Path) -> Result<()> {
-        let data = std::fs::read(path)
-            .map_err(|e| BuildError::internal(format!("reading {}: {e}", path.display())))?;
-        self.put_blob_bytes(desc, &data)
+        let what = format!("uploading blob {}", desc.digest);
+        self.runtime
+            .block_on(self.repo().upload_blob_file(&desc.digest, path))
+            .map_err(|e| failed(what, e))
     }
 
     fn put_blob_bytes(&self, desc: &Descriptor, data: &[u8]) -> Result<()> {
