@@ -2,9 +2,10 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use strata_archive::store::StoreSink;
 use strata_archive::LoadReport;
+use strata_oci::{Digest, Manifest, MediaType, Platform, RawManifest};
 use strata_store::{Lease, NewImage, Store, TagRef};
 
 use crate::Global;
@@ -40,12 +41,14 @@ pub struct Recorded {
 }
 
 /// Record the images of a successful load: every image record and every tag in one
-/// transaction, so a killed load leaves the store as it was or with all of them. Indexes
-/// cannot be recorded as images yet; they are reported on stderr (never silently dropped)
-/// and their blobs stay until garbage collection.
+/// transaction, so a killed load leaves the store as it was or with all of them. A
+/// multi-platform index is recorded as its manifest for `platform` (docker's classic
+/// store does the same); an index without one is reported on stderr, never silently
+/// dropped, and its blobs stay until garbage collection.
 pub fn record(
     store: &Store,
     report: &LoadReport,
+    platform: &Platform,
     warn: &mut dyn Write,
     notices: &mut dyn Write,
 ) -> Result<Vec<Recorded>> {
@@ -54,24 +57,15 @@ pub fn record(
     }
     let mut loaded = Vec::new();
     for image in &report.images {
-        let media = &image.manifest.media_type;
-        if !media.is_manifest() {
-            writeln!(
-                warn,
-                "warning: {} is a {media} (multi-platform index); only single-platform images can be loaded",
-                image.manifest.digest
-            )?;
+        let Some((bytes, media)) = manifest_for(store, &image.manifest, platform, warn)? else {
             continue;
-        }
-        let bytes = store
-            .read_blob_verified(&image.manifest.digest)
-            .with_context(|| format!("reading loaded manifest {}", image.manifest.digest))?;
+        };
         let mut tags: Vec<TagRef> = Vec::new();
         for name in &image.names {
             let tag = TagRef::parse(name).with_context(|| format!("tag {name:?}"))?;
             // Like docker: say so when a tag moves away from another image.
             if let Ok(previous) = store.resolve(name) {
-                if previous.record.manifest_digest != image.manifest.digest
+                if previous.record.manifest_digest != Digest::sha256_of(&bytes)
                     && previous.tags.contains(&tag)
                 {
                     writeln!(
@@ -116,4 +110,55 @@ pub fn record(
             tags,
         })
         .collect())
+}
+
+/// The single-platform manifest a loaded image stands for: itself, or the child of an
+/// index that best matches `platform`. `None` (after a warning) when there is none.
+fn manifest_for(
+    store: &Store,
+    desc: &strata_oci::Descriptor,
+    platform: &Platform,
+    warn: &mut dyn Write,
+) -> Result<Option<(Vec<u8>, MediaType)>> {
+    let bytes = store
+        .read_blob_verified(&desc.digest)
+        .with_context(|| format!("reading loaded manifest {}", desc.digest))?;
+    if desc.media_type.is_manifest() {
+        return Ok(Some((bytes, desc.media_type.clone())));
+    }
+    let raw = RawManifest::parse_verified(bytes, Some(desc.media_type.as_str()), &desc.digest)
+        .with_context(|| format!("reading loaded index {}", desc.digest))?;
+    let Manifest::Index(index) = &raw.parsed else {
+        bail!("loaded index {} is not an image index", desc.digest);
+    };
+    let Some(child) = index.best_for(platform) else {
+        let have: Vec<String> = index
+            .manifests
+            .iter()
+            .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+            .collect();
+        writeln!(
+            warn,
+            "warning: index {} has no image for platform {platform} (it has: {}); not loaded",
+            desc.digest,
+            if have.is_empty() {
+                "none".into()
+            } else {
+                have.join(", ")
+            }
+        )?;
+        return Ok(None);
+    };
+    if !child.media_type.is_manifest() {
+        writeln!(
+            warn,
+            "warning: index {} points at {} for {platform}, which is a {}, not an image; not loaded",
+            desc.digest, child.digest, child.media_type
+        )?;
+        return Ok(None);
+    }
+    let bytes = store
+        .read_blob_verified(&child.digest)
+        .with_context(|| format!("reading manifest {} of index {}", child.digest, desc.digest))?;
+    Ok(Some((bytes, child.media_type.clone())))
 }

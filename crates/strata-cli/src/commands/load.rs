@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use strata_oci::Platform;
 
 use super::archive_common::{lease, open_store, record, sink};
 use crate::Global;
@@ -28,9 +29,16 @@ pub struct LoadArgs {
     /// Suppress the load output
     #[arg(short, long)]
     pub quiet: bool,
+    /// Platform to load from a multi-platform archive (os[/arch[/variant]]; default: this machine's)
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
 }
 
 pub fn run(args: LoadArgs, global: &Global) -> Result<ExitCode> {
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p).with_context(|| format!("invalid --platform {p:?}"))?,
+        None => Platform::host(),
+    };
     let store = open_store(global)?;
     let lease = lease(&store)?;
     let mut sink = sink(&store, &lease);
@@ -53,7 +61,7 @@ pub fn run(args: LoadArgs, global: &Global) -> Result<ExitCode> {
     } else {
         Box::new(std::io::stdout())
     };
-    let recorded = record(&store, &report, &mut stderr, &mut notices)?;
+    let recorded = record(&store, &report, &platform, &mut stderr, &mut notices)?;
     drop(notices);
     lease.release().context("releasing the load's lease")?;
     if recorded.is_empty() {
