@@ -49,17 +49,31 @@ fn build(dir: &Path, out: &Path) -> Result<()> {
     }
     let rootfs = work.join("rootfs");
     let mirror = apt_mirror().unwrap_or_else(|| DEFAULT_MIRROR.to_owned());
-    let status = Command::new("debootstrap")
-        .args(["--variant=minbase", "bookworm"])
-        .arg(&rootfs)
-        .arg(&mirror)
-        .status()
-        .context("running debootstrap (is it installed, and are we root?)")?;
-    if !status.success() {
-        bail!(
-            "debootstrap --variant=minbase bookworm {} {mirror} failed: {status}",
-            rootfs.display()
-        );
+    // A second attempt from scratch rides out a mirror that dropped one download.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let status = Command::new("debootstrap")
+            .args(["--variant=minbase", "bookworm"])
+            .arg(&rootfs)
+            .arg(&mirror)
+            .status()
+            .context("running debootstrap (is it installed, and are we root?)")?;
+        if status.success() {
+            break;
+        }
+        if attempt == 2 {
+            bail!(
+                "debootstrap --variant=minbase bookworm {} {mirror} failed twice, last: {status} \
+                 (its log: {}/debootstrap/debootstrap.log)",
+                rootfs.display(),
+                rootfs.display()
+            );
+        }
+        if rootfs.exists() {
+            std::fs::remove_dir_all(&rootfs)
+                .with_context(|| format!("removing failed {}", rootfs.display()))?;
+        }
     }
     let tmp = work.join("rootfs.tar");
     let status = Command::new("tar")

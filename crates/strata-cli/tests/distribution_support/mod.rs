@@ -76,19 +76,39 @@ impl Registry {
     pub fn start(mode: Mode) -> Option<Registry> {
         let bin = require_tool("docker-registry").unwrap()?;
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        // A port picked here may be taken by another process before the registry binds
+        // it; the registry then exits, and a few new ports are tried.
+        if matches!(mode, Mode::Htpasswd { .. }) {
+            require_tool("htpasswd").unwrap()?;
+        }
+        for _ in 0..5 {
+            let port = free_port();
+            if let Some((child, log)) = Self::start_on(&bin, &mode, dir.path(), port) {
+                return Some(Registry {
+                    child,
+                    host: format!("127.0.0.1:{port}"),
+                    log,
+                    _dir: dir,
+                });
+            }
+        }
+        panic!("docker-registry did not start on any of 5 ports");
+    }
+
+    /// The registry's process and log once it listens on `port`; `None` if it exited.
+    fn start_on(bin: &Path, mode: &Mode, dir: &Path, port: u16) -> Option<(Child, PathBuf)> {
         let mut extra = String::new();
         let mut tls = String::new();
-        match &mode {
+        match mode {
             Mode::Plain => {}
             Mode::Htpasswd { user, password } => {
-                let ht = require_tool("htpasswd").unwrap()?;
+                let ht = require_tool("htpasswd").unwrap().expect("checked above");
                 let out = Command::new(ht)
                     .args(["-Bbn", user, password])
                     .output()
                     .unwrap();
                 assert!(out.status.success());
-                let file = dir.path().join("htpasswd");
+                let file = dir.join("htpasswd");
                 std::fs::write(&file, &out.stdout).unwrap();
                 extra = format!(
                     "auth:\n  htpasswd:\n    realm: strata-test\n    path: {}\n",
@@ -105,11 +125,11 @@ impl Registry {
         }
         let config = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{extra}http:\n  addr: 127.0.0.1:{port}\n{tls}",
-            dir.path().join("data").display()
+            dir.join("data").display()
         );
-        let cfg = dir.path().join("config.yml");
+        let cfg = dir.join("config.yml");
         std::fs::write(&cfg, config).unwrap();
-        let log = dir.path().join("registry.log");
+        let log = dir.join("registry.log");
         let logf = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
             .args(["serve", cfg.to_str().unwrap()])
@@ -118,17 +138,27 @@ impl Registry {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not start");
+        let mut child = child;
+        let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+        // Ours is listening when its own log says so; a connect alone could reach another
+        // process that holds the port.
+        let listening = format!("listening on 127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if log_text().contains(&listening) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some((child, log));
+            }
+            if child.try_wait().unwrap().is_some() {
+                eprintln!("docker-registry on port {port} exited:\n{}", log_text());
+                return None;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start:\n{}",
+                log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Some(Registry {
-            child,
-            host: format!("127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        })
     }
 
     pub fn log_text(&self) -> String {
