@@ -37,16 +37,22 @@ struct StrataRegistry {
 }
 
 impl StrataRegistry {
-    /// Start one with filesystem storage in a temp dir, behind `htpasswd` when given.
+    /// Start one with filesystem storage in a temp dir, behind `htpasswd` when given. It
+    /// binds port 0 and the test reads the port it got from its log, so no other process
+    /// can take the port in between.
     fn start(htpasswd: Option<&Path>) -> StrataRegistry {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let host = format!("127.0.0.1:{port}");
         let log = dir.path().join("serve.log");
         let logf = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
-        cmd.args(["registry", "serve", "--addr", &host, "--storage-path"])
-            .arg(dir.path().join("data"));
+        cmd.args([
+            "registry",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--storage-path",
+        ])
+        .arg(dir.path().join("data"));
         if let Some(file) = htpasswd {
             cmd.arg("--htpasswd").arg(file);
         }
@@ -57,16 +63,23 @@ impl StrataRegistry {
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let host = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let bound = text
+                .lines()
+                .find(|l| l.contains("registry listening"))
+                .and_then(|l| l.split("addr=").nth(1))
+                .and_then(|rest| rest.split_whitespace().next());
+            if let Some(addr) = bound {
+                break addr.to_owned();
+            }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "strata registry serve exited with {status}:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+                panic!("strata registry serve exited with {status}:\n{text}");
             }
             assert!(Instant::now() < deadline, "strata registry did not start");
             std::thread::sleep(Duration::from_millis(50));
-        }
+        };
+        assert!(TcpStream::connect(&host).is_ok(), "{host} does not answer");
         StrataRegistry {
             child,
             host,

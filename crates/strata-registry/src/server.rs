@@ -248,10 +248,13 @@ pub async fn shutdown_signal() {
 /// Installs a `tracing` subscriber writing to stderr: JSON lines or human-readable text.
 /// Filter with `RUST_LOG` (default `info`). For binaries; libraries never call it.
 pub fn init_logging(json: bool) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
