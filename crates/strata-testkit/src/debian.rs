@@ -47,27 +47,38 @@ fn build(dir: &Path, out: &Path) -> Result<()> {
         std::fs::remove_dir_all(&work)
             .with_context(|| format!("removing stale {}", work.display()))?;
     }
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let rootfs = work.join("rootfs");
     let mirror = apt_mirror().unwrap_or_else(|| DEFAULT_MIRROR.to_owned());
     // A second attempt from scratch rides out a mirror that dropped one download.
+    // Its chatter goes to a file, so a test's failure message is not buried under it; the
+    // tail is quoted when it fails.
+    let output = work.join("debootstrap.out");
     let mut attempt = 0;
     loop {
         attempt += 1;
+        let out =
+            File::create(&output).with_context(|| format!("creating {}", output.display()))?;
         let status = Command::new("debootstrap")
             .args(["--variant=minbase", "bookworm"])
             .arg(&rootfs)
             .arg(&mirror)
+            .stdout(out.try_clone()?)
+            .stderr(out)
             .status()
             .context("running debootstrap (is it installed, and are we root?)")?;
         if status.success() {
             break;
         }
         if attempt == 2 {
+            let text = std::fs::read_to_string(&output).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!(
-                "debootstrap --variant=minbase bookworm {} {mirror} failed twice, last: {status} \
-                 (its log: {}/debootstrap/debootstrap.log)",
+                "debootstrap --variant=minbase bookworm {} {mirror} failed twice, last: {status}; \
+                 its output ends:\n{}",
                 rootfs.display(),
-                rootfs.display()
+                tail.join("\n")
             );
         }
         if rootfs.exists() {
