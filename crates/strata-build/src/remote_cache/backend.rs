@@ -17,8 +17,9 @@ pub(crate) trait Backend: Send + Sync {
     fn get_manifest(&self) -> Result<Option<RawManifest>>;
     /// A small blob (the key table), whole, verified, at most `limit` bytes.
     fn get_small(&self, desc: &Descriptor, limit: u64) -> Result<Vec<u8>>;
-    /// A blob's bytes. Readers may verify only at end of stream: read to the end.
-    fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>>;
+    /// A blob's bytes. Readers may verify only at end of stream: read to the end. A backend
+    /// that must spool the blob first does so in `scratch` (on the store's disk, not /tmp).
+    fn open_blob(&self, desc: &Descriptor, scratch: &Path) -> Result<Box<dyn Read + Send + '_>>;
     fn has_blob(&self, desc: &Descriptor) -> Result<bool>;
     /// Store the file at `path`, whose digest and size are `desc`'s.
     fn put_blob_file(&self, desc: &Descriptor, path: &Path) -> Result<()>;

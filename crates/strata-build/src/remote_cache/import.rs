@@ -118,7 +118,9 @@ impl ImportedCache {
     /// compressed copy of an uncompressed store blob. The store's writer checks the
     /// result's digest and size, so nothing unverified becomes visible.
     fn fetch(&self, store: &Store, layer: &CacheLayerRef) -> Result<()> {
-        let mut source = self.cache.backend.open_blob(&layer.descriptor)?;
+        let scratch = store.root().join("build-v1/tmp");
+        std::fs::create_dir_all(&scratch)?;
+        let mut source = self.cache.backend.open_blob(&layer.descriptor, &scratch)?;
         let mut writer = store.writer(Some((layer.digest.clone(), layer.size)))?;
         let what = |e: io::Error| {
             BuildError::internal(format!(

@@ -117,13 +117,14 @@ impl Backend for LayoutBackend {
             )));
         }
         let mut out = Vec::new();
-        self.open_blob(desc)?
+        // A layout reads its blobs in place; the scratch directory goes unused.
+        self.open_blob(desc, Path::new("."))?
             .read_to_end(&mut out)
             .map_err(|e| io_err("reading", &self.blob_path(&desc.digest), e))?;
         Ok(out)
     }
 
-    fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
+    fn open_blob(&self, desc: &Descriptor, _scratch: &Path) -> Result<Box<dyn Read + Send + '_>> {
         let path = self.blob_path(&desc.digest);
         let file = fs::File::open(&path).map_err(|e| io_err("opening", &path, e))?;
         Ok(Box::new(VerifyingReader::new(

@@ -82,11 +82,11 @@ impl Backend for RegistryBackend {
         Ok(bytes.to_vec())
     }
 
-    fn open_blob(&self, desc: &Descriptor) -> Result<Box<dyn Read + Send + '_>> {
+    fn open_blob(&self, desc: &Descriptor, scratch: &Path) -> Result<Box<dyn Read + Send + '_>> {
         // Spooled to an unnamed temporary file, verified, then read from there: layers can
         // be large, and memory stays bounded.
         let what = format!("blob {}", desc.digest);
-        let mut file = tempfile::tempfile()
+        let mut file = tempfile::tempfile_in(scratch)
             .map_err(|e| BuildError::internal(format!("{what}: temporary file: {e}")))?;
         self.runtime
             .block_on(
