@@ -125,7 +125,18 @@ pub fn run(a: CopyArgs, global: &Global) -> Result<ExitCode> {
     let store = if uses_local {
         open_store(global)?
     } else {
-        _tmp = tempfile::tempdir().context("creating a temporary store")?;
+        // Beside the local store rather than in /tmp (often a small tmpfs): images are big.
+        let parent = global
+            .root
+            .clone()
+            .unwrap_or_else(strata_store::default_root)
+            .join("tmp");
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+        _tmp = tempfile::Builder::new()
+            .prefix("copy-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("creating a temporary store in {}", parent.display()))?;
         Store::open(_tmp.path())?
     };
     let lease = store.lease(Some(std::time::Duration::from_secs(3600)))?;
