@@ -469,3 +469,79 @@ fn all_tags_push_and_pull() {
         store.resolve(&format!("{repo}:{tag}")).unwrap();
     }
 }
+
+/// An OCI layout whose config names the wrong diffID for its one gzip layer.
+fn layout_with_wrong_diff_id(dir: &std::path::Path) {
+    use std::io::Write;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = strata_oci::Digest::sha256_of(bytes);
+        std::fs::write(blobs.join(d.hex()), bytes).unwrap();
+        (d.to_string(), bytes.len())
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_ustar();
+    h.set_size(5);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "hello", &b"hello"[..]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    let (layer, layer_size) = put(&gz.finish().unwrap());
+    let wrong = strata_oci::Digest::sha256_of(b"not this layer").to_string();
+    let (config, config_size) = put(&serde_json::to_vec(&serde_json::json!({
+        "architecture": strata_oci::Platform::host().architecture, "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [wrong]},
+    }))
+    .unwrap());
+    let (manifest, manifest_size) = put(
+        &serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": layer_size}],
+        }))
+        .unwrap(),
+    );
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "digest": manifest, "size": manifest_size,
+                           "annotations": {"org.opencontainers.image.ref.name": "x"}}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_layer_that_does_not_match_its_diff_id_is_refused_at_pull() {
+    let Some(reg) = Registry::start(Mode::Plain) else {
+        return;
+    };
+    let Some(sk) = skopeo() else {
+        return;
+    };
+    let t = tmp();
+    let dc = t.path().join("docker");
+    let layout = t.path().join("layout");
+    layout_with_wrong_diff_id(&layout);
+    let name = format!("{}/liar/img:1", reg.host);
+    run_ok(Command::new(&sk).args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:x", layout.display()),
+        &format!("docker://{name}"),
+    ]));
+    let err = run_fail(strata_cmd(&t.store(), &dc).args(["pull", &name]));
+    assert!(
+        err.contains("unpacks to") && err.contains("but the image config says"),
+        "{err}"
+    );
+    let store = strata_store::Store::open(&t.store()).unwrap();
+    assert!(store.list_images().unwrap().is_empty());
+    run_ok(strata(&t.store()).command().args(["system", "check"]));
+}

@@ -32,6 +32,7 @@ mod blob_file;
 pub mod client;
 pub mod copy;
 pub mod credentials;
+mod diff_id;
 pub mod error;
 pub mod progress;
 pub mod pull;

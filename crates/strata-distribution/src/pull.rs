@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use strata_oci::{Descriptor, Digest, Manifest, Platform, RawManifest, Reference};
+use strata_oci::{Descriptor, Digest, ImageConfig, Manifest, Platform, RawManifest, Reference};
 use strata_store::{ImageRecord, NewImage, Store};
 
 use crate::client::Client;
@@ -115,21 +115,40 @@ pub async fn pull(
     let lease = store
         .lease(Some(PULL_LEASE_TTL))
         .map_err(|e| Error::store("creating a lease for the pull", e))?;
-    let blobs: Vec<Descriptor> = std::iter::once(manifest.config.clone())
-        .chain(manifest.layers.iter().cloned())
-        .collect();
     let lease_id = lease.id().to_owned();
-    let outcomes: Vec<(Outcome, u64)> = futures::stream::iter(blobs.into_iter().map(|d| {
-        let lease_id = lease_id.clone();
-        let progress = progress.clone();
-        async move {
-            let o = transfer::download(&repo, store, &lease_id, &d, progress.as_ref()).await?;
-            Ok::<_, Error>((o, d.size))
-        }
-    }))
-    .buffer_unordered(opts.concurrency.max(1))
-    .try_collect()
+    // The config first: its diff_ids are what every layer is checked against on arrival.
+    let config_outcome = transfer::download(
+        &repo,
+        store,
+        &lease_id,
+        &manifest.config,
+        None,
+        progress.as_ref(),
+    )
     .await?;
+    let diff_ids = config_diff_ids(store, reference, manifest)?;
+    let layers: Vec<(Descriptor, Digest)> = manifest.layers.iter().cloned().zip(diff_ids).collect();
+    let mut outcomes: Vec<(Outcome, u64)> =
+        futures::stream::iter(layers.into_iter().map(|(d, diff_id)| {
+            let lease_id = lease_id.clone();
+            let progress = progress.clone();
+            async move {
+                let o = transfer::download(
+                    &repo,
+                    store,
+                    &lease_id,
+                    &d,
+                    Some(&diff_id),
+                    progress.as_ref(),
+                )
+                .await?;
+                Ok::<_, Error>((o, d.size))
+            }
+        }))
+        .buffer_unordered(opts.concurrency.max(1))
+        .try_collect()
+        .await?;
+    outcomes.push((config_outcome, manifest.config.size));
 
     // The record and its tag in one transaction: a killed pull leaves neither.
     let tag = reference.tag().map(|_| reference.without_digest_string());
@@ -162,6 +181,36 @@ pub async fn pull(
             .sum(),
         image,
     })
+}
+
+/// The config's `rootfs.diff_ids`, one per manifest layer.
+fn config_diff_ids(
+    store: &Store,
+    reference: &Reference,
+    manifest: &strata_oci::ImageManifest,
+) -> Result<Vec<Digest>> {
+    let digest = &manifest.config.digest;
+    let bytes = store
+        .read_blob_verified(digest)
+        .map_err(|e| Error::store(format!("reading config {digest}"), e))?;
+    let config: ImageConfig = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("{reference}: image config {digest} is not valid: {e}"),
+        )
+    })?;
+    let diff_ids = config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "{reference}: image config {digest} lists {} diff_ids but the manifest has {} layers",
+                diff_ids.len(),
+                manifest.layers.len()
+            ),
+        ));
+    }
+    Ok(diff_ids)
 }
 
 /// Refuse what the store cannot hold as an image: artifacts, unknown layer types.

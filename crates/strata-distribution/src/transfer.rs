@@ -23,6 +23,7 @@ use strata_oci::{Algorithm, Descriptor, Digest, DigestWriter};
 use strata_store::Store;
 use tokio::sync::mpsc;
 
+use crate::diff_id::DiffIdCheck;
 use crate::error::{Error, ErrorKind, Result};
 use crate::progress::{Outcome, Progress};
 use crate::registry::{Repository, UploadStart};
@@ -73,12 +74,15 @@ pub(crate) fn mount_sources(store: &Store, digest: &Digest, host: &str, repo: &s
         .collect()
 }
 
-/// Download `desc` into the store under `lease`, resuming after broken connections.
+/// Download `desc` into the store under `lease`, resuming after broken connections. With
+/// `diff_id`, the blob is a layer whose uncompressed content must have that digest; it is
+/// checked while the bytes arrive, and a mismatch stores nothing.
 pub(crate) async fn download(
     repo: &Repository<'_>,
     store: &Store,
     lease: &str,
     desc: &Descriptor,
+    diff_id: Option<&Digest>,
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     let digest = &desc.digest;
@@ -97,6 +101,7 @@ pub(crate) async fn download(
             .map_err(|e| Error::store(format!("starting to store blob {digest}"), e))
     };
     let mut writer = new_writer()?;
+    let mut check = diff_id.map(DiffIdCheck::start);
     let mut written: u64 = 0;
     let retries = repo.client.opts.retries;
     let backoff = repo.client.opts.backoff;
@@ -115,6 +120,7 @@ pub(crate) async fn download(
         if written > 0 && resp.status() != StatusCode::PARTIAL_CONTENT {
             // The registry ignored the range: start over in a fresh writer.
             writer = new_writer()?;
+            check = diff_id.map(DiffIdCheck::start);
             written = 0;
             progress.resumed(digest, 0);
         }
@@ -137,6 +143,9 @@ pub(crate) async fn download(
                         .map_err(|e| Error::io(format!("storing blob {digest}"), e))?;
                     written += c.len() as u64;
                     progress.advance(digest, c.len() as u64);
+                    if let Some(check) = &mut check {
+                        check.feed(c).await;
+                    }
                 }
                 Err(e) => {
                     interrupted = Some(Error::transport(
@@ -166,7 +175,18 @@ pub(crate) async fn download(
         progress.resumed(digest, written);
         tokio::time::sleep(backoff * 2u32.pow(failures)).await;
     }
-    writer.commit().map_err(|e| {
+    let mut refusal = None;
+    if let (Some(check), Some(want)) = (check, diff_id) {
+        refusal = match check.finish().await {
+            Err(e) => Some(format!("it does not decompress: {e}")),
+            Ok(got) if &got != want => Some(format!(
+                "it unpacks to {got}, but the image config says {want}"
+            )),
+            Ok(_) => None,
+        }
+        .map(|m| strata_store::Error::new(strata_store::ErrorKind::DigestMismatch, m));
+    }
+    writer.commit_unless(refusal).map_err(|e| {
         Error::store(
             format!("registry {host}: blob {digest} rejected, nothing was stored"),
             e,

@@ -95,7 +95,14 @@ impl BlobWriter {
 
     /// Verify and publish the blob. Returns its digest and size. Committing content that is
     /// already present succeeds and keeps the existing file.
-    pub fn commit(mut self) -> Result<(Digest, u64)> {
+    pub fn commit(self) -> Result<(Digest, u64)> {
+        self.commit_unless(None)
+    }
+
+    /// Like [`BlobWriter::commit`], but once the digest and size have verified, a caller's
+    /// own `refusal` (a check of the content it made on the side) stops the commit and is
+    /// returned. Digest errors come first: they say more about what went wrong.
+    pub fn commit_unless(mut self, refusal: Option<Error>) -> Result<(Digest, u64)> {
         let w = self.inner.take().expect("writer present until commit");
         let (buf, digest, size) = w.finish();
         let file = buf
@@ -114,6 +121,9 @@ impl BlobWriter {
                     format!("blob {want}: content has digest {digest}"),
                 ));
             }
+        }
+        if let Some(refusal) = refusal {
+            return Err(refusal);
         }
         file.sync_all()
             .map_err(|e| Error::io("cannot fsync", &self.temp, e))?;
