@@ -179,3 +179,13 @@ fn unknown_mount_type_is_an_error() {
     assert!(err.contains("weird"), "{err}");
     assert!(err.contains("Dockerfile:2"), "{err}");
 }
+
+#[test]
+fn a_missing_executable_is_named_once_with_the_dockerfile_line() {
+    let e = env_or_skip!();
+    let err = e.build_err(&e.df("FROM busybox\nRUN [\"/nope\"]\n"), &[]);
+    // The final error names it once (the progress lines above it show the step's output).
+    let last = err.rsplit("Error: ").next().unwrap();
+    assert_eq!(last.matches("stat /nope").count(), 1, "{err}");
+    assert!(last.contains("Dockerfile:2"), "{err}");
+}

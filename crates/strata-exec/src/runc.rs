@@ -289,9 +289,18 @@ impl Container {
         if code != 0 {
             if let Some(msg) = runtime_errors(&log) {
                 let mut message = format!("runtime failed to run container {}: {msg}", self.id);
-                if !tail.is_empty() {
-                    message.push_str("\noutput:\n");
-                    message.push_str(&tail.join("\n"));
+                // runc also writes its own error to the process's stderr: keep only the
+                // lines that add something.
+                let extra: Vec<&String> = tail
+                    .iter()
+                    .filter(|l| !l.trim().is_empty() && !message.contains(l.trim()))
+                    .collect();
+                if !extra.is_empty() {
+                    message.push_str("\noutput:");
+                    for l in extra {
+                        message.push('\n');
+                        message.push_str(l);
+                    }
                 }
                 return Err(ExecError::new(ExecErrorKind::Runtime, message));
             }
