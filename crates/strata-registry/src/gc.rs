@@ -1,14 +1,32 @@
 //! Online garbage collection: mark every blob reachable from any repository's manifest
 //! revisions, then sweep unmarked blobs and abandoned uploads older than a grace period.
 //!
-//! It takes no lock and runs while the registry serves. Safety against a concurrent push
-//! comes from time, not locks: a freshly uploaded blob is younger than the grace period,
-//! and every operation that makes an existing blob reachable again (HEAD, mount, manifest
-//! PUT) refreshes its `last_used` time once it is older than half the grace period. The
-//! sweep re-reads `last_used` immediately before each delete.
+//! It takes no lock and runs while the registry serves. A freshly uploaded blob is younger
+//! than the grace period, and HEAD and mount refresh an old blob's `last_used` time. What
+//! keeps a concurrent manifest push from referencing a blob as it is deleted is a small
+//! protocol between the two, with a notice object per blob (`keys::gc_pending`):
+//!
+//! - a push *claims* each blob it references: it touches the blob, then looks for a notice
+//!   (refusing the blob if there is one), then checks the blob still exists. It claims
+//!   before writing its revision and again after; if the second claim fails it removes the
+//!   revision (and restores the tag) and refuses the push;
+//! - the collector writes the notice, reads `last_used` again, deletes the blob only if it
+//!   is still idle for the whole grace period, then removes the notice.
+//!
+//! If the collector's mark set holds the revision, the blob is never a candidate. If not,
+//! the revision was written after the marking began, and the collector marks again when
+//! its marks are half a grace period old, so the push's second claim is less than a grace
+//! period before the collector's first look at the blob, or after it. Then either the claim
+//! comes before the collector's second read (the blob looks used and is kept), or it finds
+//! the notice, or the blob is already gone when it checks; in the last two cases the push
+//! is undone. A notice older than [`PENDING_TTL`] was left by a collector that died:
+//! pushes ignore it (a live collector gives up on a blob after half that time), and the
+//! next collection removes it.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
 
 use serde::Serialize;
 use strata_oci::Digest;
@@ -17,6 +35,10 @@ use crate::error::Result;
 use crate::manifest;
 use crate::registry::Registry;
 use crate::storage::keys;
+
+/// How long a deletion notice stands. A collector gives up on a blob if it could not delete
+/// it within half of this after writing the notice.
+pub const PENDING_TTL: Duration = Duration::from_secs(60);
 
 /// Knobs for one collection.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +117,14 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
         dry_run: opts.dry_run,
         ..Default::default()
     };
-    let marked = mark(registry).await?;
+    // Notices left by a collector that died are dropped.
+    for n in s.list(keys::gc_pending_root()).await? {
+        if older_than(n.modified, PENDING_TTL) && !opts.dry_run {
+            s.delete(&n.key).await?;
+        }
+    }
+    let mut marked_at = Instant::now();
+    let mut marked = mark(registry).await?;
     report.blobs_referenced = marked.len();
     let root = keys::blobs_root();
     let mut deleted = HashSet::new();
@@ -107,6 +136,12 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
             continue;
         };
         report.blobs_total += 1;
+        // A long sweep marks again: a revision written after the marking began must be
+        // seen before its blobs can have been idle for a whole grace period.
+        if marked_at.elapsed() >= opts.grace / 2 {
+            marked_at = Instant::now();
+            marked = mark(registry).await?;
+        }
         if marked.contains(&digest) {
             continue;
         }
@@ -118,8 +153,9 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
             }
             None => continue,
         }
-        if !opts.dry_run {
-            s.delete(&m.key).await?;
+        if !opts.dry_run && !delete_unless_claimed(s, &m.key, &digest, &opts).await? {
+            report.blobs_in_grace += 1;
+            continue;
         }
         report.bytes_freed += m.size;
         report.blobs_deleted.push(digest.to_string());
@@ -162,4 +198,24 @@ pub async fn collect(registry: &Registry, opts: GcOptions) -> Result<GcReport> {
         }
     }
     Ok(report)
+}
+
+/// The collector's half of the protocol in the module docs: announce, look again, delete.
+/// Returns whether the blob was deleted.
+async fn delete_unless_claimed(
+    s: &std::sync::Arc<dyn crate::storage::Storage>,
+    key: &str,
+    digest: &Digest,
+    opts: &GcOptions,
+) -> Result<bool> {
+    let notice = keys::gc_pending(digest);
+    s.put(&notice, Bytes::new()).await?;
+    let announced = Instant::now();
+    let still_idle = matches!(s.last_used(key).await?, Some(t) if older_than(t, opts.grace));
+    let in_time = announced.elapsed() < PENDING_TTL / 2;
+    if still_idle && in_time {
+        s.delete(key).await?;
+    }
+    s.delete(&notice).await?;
+    Ok(still_idle && in_time)
 }

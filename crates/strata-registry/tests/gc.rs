@@ -338,3 +338,50 @@ per_backend!(
     gc_during_concurrent_pushes_loses_nothing,
     retention_policies
 );
+
+/// The push half of the protocol in `gc.rs`: while a deletion notice for a blob stands, a
+/// manifest referencing it is refused (and the tag keeps what it had); a notice left by a
+/// dead collector is ignored after its lifetime and removed by the next collection.
+#[tokio::test]
+async fn a_deletion_notice_makes_manifest_pushes_refuse_the_blob() {
+    use strata_registry::storage::keys;
+    let Some((_d, s)) = server(Backend::Fs, Duration::from_secs(3600)).await else {
+        return;
+    };
+    let c = client();
+    push_image(&c, &s, "n/app", "v1", b"cfg n1", &[b"layer n"]).await;
+    push_blob(&c, &s, "n/app", b"cfg n2").await;
+    let layer = digest(b"layer n");
+    let storage = s.state.registry.storage().clone();
+    let notice = keys::gc_pending(&layer);
+    storage.put(&notice, bytes::Bytes::new()).await.unwrap();
+
+    let put = |tag: &'static str| {
+        let c = c.clone();
+        let url = s.url(&format!("/v2/n/app/manifests/{tag}"));
+        async move {
+            c.put(url)
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .body(common::image_manifest(b"cfg n2", &[b"layer n"], None, None))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = put("v1").await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("MANIFEST_BLOB_UNKNOWN"));
+    verify_image(&c, &s, "n/app", "v1").await;
+
+    // A notice older than its lifetime was left by a collector that died.
+    let path = _d.path().join("data").join(&notice);
+    let old = std::time::SystemTime::now() - gc::PENDING_TTL - Duration::from_secs(5);
+    filetime::set_file_mtime(&path, filetime::FileTime::from_system_time(old)).unwrap();
+    assert_eq!(put("v2").await.status(), 201);
+    verify_image(&c, &s, "n/app", "v2").await;
+    gc::collect(&s.state.registry, opts(Duration::from_secs(3600), false))
+        .await
+        .unwrap();
+    assert!(storage.stat(&notice).await.unwrap().is_none());
+    s.stop().await;
+}

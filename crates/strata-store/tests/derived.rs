@@ -129,8 +129,11 @@ fn an_existing_snapshot_from_elsewhere_gets_the_layer_bytes_stored() {
     let store = Store::open(&tmp.path().join("root")).unwrap();
     let first = store.snapshot_staging_dir().unwrap().join("fs");
     staged_tree(&first);
+    // Both trees are made moments apart: clamping mtimes (SOURCE_DATE_EPOCH) makes them
+    // the same layer even when a second boundary falls between them.
+    let epoch = Some(1_700_000_000);
     let built = store
-        .commit_built_layer(&first, SnapshotForm::Tree, None, None)
+        .commit_built_layer(&first, SnapshotForm::Tree, epoch, None)
         .unwrap();
     // Forget the record, as if the snapshot had been unpacked from a pulled layer.
     let record = store
@@ -143,7 +146,7 @@ fn an_existing_snapshot_from_elsewhere_gets_the_layer_bytes_stored() {
     let second = store.snapshot_staging_dir().unwrap().join("fs");
     staged_tree(&second);
     let again = store
-        .commit_built_layer(&second, SnapshotForm::Tree, None, None)
+        .commit_built_layer(&second, SnapshotForm::Tree, epoch, None)
         .unwrap();
     assert_eq!(again, built);
     assert!(!second.exists());

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use strata_oci::{Digest, Digester};
 
-use super::{paginate, Registry};
+use super::{paginate, Claim, Registry};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{self, ManifestInfo};
 use crate::names::{parse_digest, Reference};
@@ -84,6 +84,57 @@ impl Registry {
         })
     }
 
+    /// Claim every blob and child manifest `info` references (see [`Registry::claim_blob`]);
+    /// each must also be linked into `repo`.
+    async fn claim_references(&self, repo: &str, info: &ManifestInfo) -> Result<()> {
+        let s = self.storage();
+        let unknown = |what: String| Error::new(ErrorKind::ManifestBlobUnknown, what);
+        for b in &info.blobs {
+            if s.stat(&keys::layer_link(repo, b)).await?.is_none()
+                || self.claim_blob(b).await? != Claim::Held
+            {
+                return Err(unknown(format!(
+                    "manifest references blob {b} unknown to repository {repo}"
+                )));
+            }
+        }
+        for m in &info.manifests {
+            if s.stat(&keys::revision(repo, m)).await?.is_none()
+                || self.claim_blob(m).await? != Claim::Held
+            {
+                return Err(unknown(format!(
+                    "index references manifest {m} unknown to repository {repo}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Make the manifest's own bytes present and claimed. If garbage collection is deleting
+    /// an earlier copy, wait for it to finish rather than write bytes it may delete.
+    async fn store_manifest_blob(&self, digest: &Digest, bytes: &Bytes) -> Result<()> {
+        let deadline = std::time::Instant::now() + crate::gc::PENDING_TTL;
+        loop {
+            match self.claim_blob(digest).await? {
+                Claim::Held => return Ok(()),
+                Claim::Missing => {
+                    self.storage()
+                        .put(&keys::blob(digest), bytes.clone())
+                        .await?
+                }
+                Claim::Pending if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
+                Claim::Pending => {
+                    return Err(Error::new(
+                        ErrorKind::Storage,
+                        format!("manifest {digest} is being garbage-collected; try again"),
+                    ))
+                }
+            }
+        }
+    }
+
     /// Stores a manifest after checking that everything it references is present.
     /// Returns its digest and parsed fields.
     pub async fn manifest_put(
@@ -112,37 +163,9 @@ impl Registry {
             }
         };
         let s = self.storage();
-        for b in &info.blobs {
-            let (lk, bk) = (keys::layer_link(repo, b), keys::blob(b));
-            let (link, meta) = tokio::join!(s.stat(&lk), s.stat(&bk));
-            match (link?, meta?) {
-                (Some(_), Some(m)) => self.keep_alive(&m.key, m.modified).await?,
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::ManifestBlobUnknown,
-                        format!("manifest references blob {b} unknown to repository {repo}"),
-                    ))
-                }
-            }
-        }
-        for m in &info.manifests {
-            let (rk, bk) = (keys::revision(repo, m), keys::blob(m));
-            let (rev, meta) = tokio::join!(s.stat(&rk), s.stat(&bk));
-            match (rev?, meta?) {
-                (Some(_), Some(b)) => self.keep_alive(&b.key, b.modified).await?,
-                _ => {
-                    return Err(Error::new(
-                        ErrorKind::ManifestBlobUnknown,
-                        format!("index references manifest {m} unknown to repository {repo}"),
-                    ))
-                }
-            }
-        }
-        let blob_key = keys::blob(&digest);
-        match s.stat(&blob_key).await? {
-            Some(m) => self.keep_alive(&m.key, m.modified).await?,
-            None => s.put(&blob_key, bytes.clone()).await?,
-        }
+        // Claim every referenced blob and the manifest's own bytes before writing anything.
+        self.claim_references(repo, &info).await?;
+        self.store_manifest_blob(&digest, &bytes).await?;
         let _guard = self.lock_repo(repo).await;
         s.put(
             &keys::revision(repo, &digest),
@@ -167,8 +190,10 @@ impl Registry {
             )
             .await?;
         }
+        let mut previous_tag = None;
         let tag = match reference {
             Reference::Tag(t) => {
+                previous_tag = s.get(&keys::tag(repo, t)).await.ok();
                 s.put(&keys::tag(repo, t), Bytes::from(digest.to_string()))
                     .await?;
                 Some(t.clone())
@@ -176,14 +201,22 @@ impl Registry {
             Reference::Digest(_) => None,
         };
         self.ensure_catalog(repo).await?;
-        // A concurrent GC may have swept a blob between our check and the revision write
-        // (it only sweeps blobs idle for its whole grace period, so this is rare). Look
-        // again now that the revision is visible: refuse the push rather than lose data.
-        for b in info.blobs.iter().chain(info.manifests.iter()) {
-            if s.stat(&keys::blob(b)).await?.is_none() {
+        // Claim everything again now that the revision is visible (the protocol in gc.rs):
+        // a collector whose mark set missed the revision either sees these claims and keeps
+        // the blobs, or is caught deleting one; then the push is undone and refused.
+        for b in info
+            .blobs
+            .iter()
+            .chain(info.manifests.iter())
+            .chain(std::iter::once(&digest))
+        {
+            if self.claim_blob(b).await? != Claim::Held {
                 s.delete(&keys::revision(repo, &digest)).await?;
                 if let Reference::Tag(t) = reference {
-                    s.delete(&keys::tag(repo, t)).await?;
+                    match &previous_tag {
+                        Some(old) => s.put(&keys::tag(repo, t), old.clone()).await?,
+                        None => s.delete(&keys::tag(repo, t)).await?,
+                    }
                 }
                 return Err(Error::new(
                     ErrorKind::ManifestBlobUnknown,

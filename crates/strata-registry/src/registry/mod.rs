@@ -22,6 +22,16 @@ use crate::storage::{keys, ByteStream, Storage};
 
 pub use manifests::{StoredManifest, TagPage};
 
+/// The outcome of [`Registry::claim_blob`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Touched and present: garbage collection will not delete it.
+    Held,
+    Missing,
+    /// Garbage collection is deleting it right now.
+    Pending,
+}
+
 /// The registry core shared by all request handlers.
 #[derive(Clone)]
 pub struct Registry {
@@ -84,15 +94,51 @@ impl Registry {
         m.lock_owned().await
     }
 
-    /// Refreshes a blob's `last_used` when it is getting old (keeps HEAD cheap).
-    pub(crate) async fn keep_alive(&self, key: &str, modified: SystemTime) -> Result<()> {
+    /// Refreshes a blob's `last_used` when it is getting old (keeps HEAD cheap). `false`
+    /// when the blob vanished meanwhile (garbage collection got there first).
+    pub(crate) async fn keep_alive(&self, key: &str, modified: SystemTime) -> Result<bool> {
         let age = SystemTime::now()
             .duration_since(modified)
             .unwrap_or_default();
         if age > self.inner.touch_after {
-            self.inner.storage.touch(key).await?;
+            if let Err(e) = self.inner.storage.touch(key).await {
+                return match self.inner.storage.stat(key).await? {
+                    None => Ok(false),
+                    Some(_) => Err(e),
+                };
+            }
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// Make a blob safe to reference from a manifest being pushed, following the protocol
+    /// in `gc.rs`: touch it, then look for garbage collection's deletion notice, then check
+    /// it still exists.
+    pub(crate) async fn claim_blob(&self, digest: &Digest) -> Result<Claim> {
+        let s = self.storage();
+        let key = keys::blob(digest);
+        if s.stat(&key).await?.is_none() {
+            return Ok(Claim::Missing);
+        }
+        if let Err(e) = s.touch(&key).await {
+            return match s.stat(&key).await? {
+                None => Ok(Claim::Missing),
+                Some(_) => Err(e),
+            };
+        }
+        if let Some(notice) = s.stat(&keys::gc_pending(digest)).await? {
+            let age = SystemTime::now()
+                .duration_since(notice.modified)
+                .unwrap_or_default();
+            // A notice older than this was left by a collector that died mid-way.
+            if age < crate::gc::PENDING_TTL {
+                return Ok(Claim::Pending);
+            }
+        }
+        Ok(match s.stat(&key).await? {
+            Some(_) => Claim::Held,
+            None => Claim::Missing,
+        })
     }
 
     /// Size of a blob the repository may serve, or `BLOB_UNKNOWN`.
@@ -110,7 +156,9 @@ impl Registry {
             return Err(unknown());
         }
         let meta = meta?.ok_or_else(unknown)?;
-        self.keep_alive(&meta.key, meta.modified).await?;
+        if !self.keep_alive(&meta.key, meta.modified).await? {
+            return Err(unknown());
+        }
         Ok(meta.size)
     }
 
@@ -148,7 +196,9 @@ impl Registry {
         let Some(meta) = s.stat(&keys::blob(digest)).await? else {
             return Ok(false);
         };
-        self.keep_alive(&meta.key, meta.modified).await?;
+        if !self.keep_alive(&meta.key, meta.modified).await? {
+            return Ok(false);
+        }
         self.link_blob(repo, digest).await?;
         Ok(true)
     }

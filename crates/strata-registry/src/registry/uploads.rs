@@ -5,13 +5,15 @@
 //! Each chunk is hashed while it is written and its digest stored beside it: a monolithic
 //! upload (one chunk) is committed by renaming the chunk, without reading it again.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use strata_oci::{Algorithm, Digest, Digester};
 
 use super::Registry;
 use crate::error::{Error, ErrorKind, Result};
-use crate::storage::{keys, ByteStream};
+use crate::storage::{keys, ByteStream, Storage};
 
 impl Registry {
     /// Starts an upload session and returns its id.
@@ -170,12 +172,7 @@ impl Registry {
                 if &actual != digest {
                     return Err(mismatch(&actual));
                 }
-                if s.stat(&blob_key).await?.is_none() {
-                    s.rename(&keys::upload_chunk(repo, id, 0), &blob_key)
-                        .await?;
-                } else {
-                    s.touch(&blob_key).await?;
-                }
+                settle(&s, &keys::upload_chunk(repo, id, 0), &blob_key).await?;
                 return Ok(());
             }
             // Several chunks (or another algorithm): stream them into one object, hashing.
@@ -212,11 +209,7 @@ impl Registry {
             if &actual != digest {
                 return Err(mismatch(&actual));
             }
-            if s.stat(&blob_key).await?.is_none() {
-                s.rename(&assembled, &blob_key).await?;
-            } else {
-                s.touch(&blob_key).await?;
-            }
+            settle(&s, &assembled, &blob_key).await?;
             Ok(())
         }
         .await;
@@ -259,11 +252,8 @@ impl Registry {
                 ));
             }
             let blob_key = keys::blob(digest);
-            if s.stat(&blob_key).await?.is_none() {
-                s.rename(&assembled, &blob_key).await?;
-            } else {
+            if !settle(&s, &assembled, &blob_key).await? {
                 s.delete(&assembled).await?;
-                s.touch(&blob_key).await?;
             }
             Ok(n)
         }
@@ -282,4 +272,22 @@ impl Registry {
             .delete_prefix(&keys::upload_root(repo, id))
             .await
     }
+}
+
+/// Put the uploaded bytes at `src` in place as `blob_key`; or, when that blob exists
+/// already, keep it (touched) and leave `src` to the caller. Returns whether `src` was
+/// moved. A blob garbage collection deletes between the check and the touch is replaced.
+async fn settle(s: &Arc<dyn Storage>, src: &str, blob_key: &str) -> Result<bool> {
+    if s.stat(blob_key).await?.is_some() {
+        match s.touch(blob_key).await {
+            Ok(()) => return Ok(false),
+            Err(e) => {
+                if s.stat(blob_key).await?.is_some() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    s.rename(src, blob_key).await?;
+    Ok(true)
 }

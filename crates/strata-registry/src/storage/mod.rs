@@ -140,4 +140,12 @@ pub mod keys {
     pub fn catalog() -> &'static str {
         "v1/catalog/"
     }
+    /// Garbage collection's notice that it is about to delete a blob (see `gc.rs`): a
+    /// manifest push that finds it refuses to reference the blob.
+    pub fn gc_pending(d: &Digest) -> String {
+        format!("v1/gc-pending/{}", algo_hex(d))
+    }
+    pub fn gc_pending_root() -> &'static str {
+        "v1/gc-pending/"
+    }
 }
