@@ -85,7 +85,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // As docker: a usage error (unknown flag, bad value) exits 125; help exits 0.
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(125),
+            };
+        }
+    };
     let global = cli.global;
     let result = match cli.command {
         Command::Build(a) => commands::build::run(a, &global),
