@@ -14,7 +14,7 @@ use strata_store::{ImageRecord, NewImage, Store};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::progress::{Outcome, Progress};
+use crate::progress::{NoProgress, Outcome, Progress};
 use crate::registry::Repository;
 use crate::transfer;
 
@@ -117,15 +117,9 @@ pub async fn pull(
         .map_err(|e| Error::store("creating a lease for the pull", e))?;
     let lease_id = lease.id().to_owned();
     // The config first: its diff_ids are what every layer is checked against on arrival.
-    let config_outcome = transfer::download(
-        &repo,
-        store,
-        &lease_id,
-        &manifest.config,
-        None,
-        progress.as_ref(),
-    )
-    .await?;
+    // Like docker, progress shows layers only.
+    let config_outcome =
+        transfer::download(&repo, store, &lease_id, &manifest.config, None, &NoProgress).await?;
     let diff_ids = config_diff_ids(store, reference, manifest)?;
     let layers: Vec<(Descriptor, Digest)> = manifest.layers.iter().cloned().zip(diff_ids).collect();
     let mut outcomes: Vec<(Outcome, u64)> =

@@ -23,7 +23,7 @@ use strata_store::Store;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
-use crate::progress::{Outcome, Progress};
+use crate::progress::{NoProgress, Outcome, Progress};
 use crate::registry::Repository;
 use crate::transfer::{self, UploadOptions};
 
@@ -131,7 +131,8 @@ pub async fn push(
 
     // The config goes after the layers so a registry never holds a config whose layers
     // are missing longer than needed.
-    let config_outcome = push_small_blob(&repo, store, &manifest.config, progress.as_ref()).await?;
+    // Like docker, progress shows layers only; the config is not a line of its own.
+    let config_outcome = push_small_blob(&repo, store, &manifest.config, &NoProgress).await?;
 
     let changed = results
         .iter()
