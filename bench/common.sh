@@ -28,22 +28,24 @@ docker_up() {
   dockerd --iptables=false --bridge=none --data-root "$BENCH_TMP/docker/data" \
     --exec-root "$BENCH_TMP/docker/exec" --pidfile "$BENCH_TMP/docker/dockerd.pid" \
     -H "$DOCKER_HOST" >"$BENCH_TMP/docker/dockerd.log" 2>&1 &
-  for _ in $(seq 60); do /usr/bin/docker info >/dev/null 2>&1 && return; sleep 0.5; done
+  for _ in $(seq 120); do /usr/bin/docker info >/dev/null 2>&1 && return; sleep 0.5; done
   echo "dockerd did not start; see $BENCH_TMP/docker/dockerd.log" >&2; exit 1
 }
 
+# Stop the private dockerd and wait until it has exited, so a next docker_up on the same
+# data root does not race its shutdown.
 docker_down() {
-  if [ -f "$BENCH_TMP/docker/dockerd.pid" ]; then
-    kill "$(cat "$BENCH_TMP/docker/dockerd.pid")" 2>/dev/null || true
-  fi
+  local pidfile="$BENCH_TMP/docker/dockerd.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 # The Debian minbase rootfs tarball the tests cache (built by debootstrap on first use).
 debian_tarball() {
   local t="$ROOT/target/fixtures/debian-bookworm-minbase.tar"
-  if [ ! -f "$t" ]; then
-    (cd "$ROOT" && cargo test -q -p strata-testkit --test debian_fixture -- --ignored >/dev/null 2>&1) || true
-  fi
   if [ ! -f "$t" ]; then
     local work="$BENCH_TMP/debootstrap"; rm -rf "$work"
     debootstrap --variant=minbase bookworm "$work" http://deb.debian.org/debian >/dev/null
