@@ -21,6 +21,23 @@ pub struct BaseImage {
     pub config: ImageConfig,
 }
 
+impl BaseImage {
+    /// Its layers, as the working image of a stage built on it holds them.
+    pub fn layers(&self) -> Vec<crate::state::LayerRef> {
+        self.record
+            .layers
+            .iter()
+            .zip(&self.record.diff_ids)
+            .map(|(l, d)| crate::state::LayerRef {
+                digest: l.digest.clone(),
+                diff_id: d.clone(),
+                size: l.size,
+                media_type: l.media_type.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// Everything the solver needs, with no Dockerfile text left to interpret.
 pub struct Plan {
     pub dockerfile: Dockerfile,

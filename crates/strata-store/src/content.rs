@@ -370,23 +370,7 @@ impl Store {
 
     /// Every blob digest, committed or derived (unordered).
     pub fn list_blobs(&self) -> Result<Vec<Digest>> {
-        let mut out = Vec::new();
-        let root = self.layout.blobs();
-        for alg in ["sha256", "sha512"] {
-            let dir = root.join(alg);
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("cannot list", &dir, e)),
-            };
-            for entry in rd {
-                let entry = entry.map_err(|e| Error::io("cannot list", &dir, e))?;
-                let name = entry.file_name();
-                if let Ok(d) = Digest::parse(&format!("{alg}:{}", name.to_string_lossy())) {
-                    out.push(d);
-                }
-            }
-        }
+        let mut out = list_digest_dirs(&self.layout.blobs())?;
         // Derived blobs whose snapshot is present count as blobs too.
         for d in self.list_derived()? {
             if !self.layout.blob(&d).is_file() && self.derived(&d).is_some() {
@@ -423,6 +407,28 @@ impl Store {
         }
         Ok(removed)
     }
+}
+
+/// The digests named by the files of `root/<alg>/` (`blobs/`, `derived/`); other names are
+/// skipped.
+pub(crate) fn list_digest_dirs(root: &Path) -> Result<Vec<Digest>> {
+    let mut out = Vec::new();
+    for alg in ["sha256", "sha512"] {
+        let dir = root.join(alg);
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("cannot list", &dir, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("cannot list", &dir, e))?;
+            let name = entry.file_name();
+            if let Ok(d) = Digest::parse(&format!("{alg}:{}", name.to_string_lossy())) {
+                out.push(d);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn blob_err(digest: &Digest, path: &Path, e: io::Error) -> Error {

@@ -153,23 +153,7 @@ impl Store {
 
     /// Digests of every derived blob record (present snapshot or not).
     pub(crate) fn list_derived(&self) -> Result<Vec<Digest>> {
-        let root = self.layout.derived();
-        let mut out = Vec::new();
-        for alg in ["sha256", "sha512"] {
-            let dir = root.join(alg);
-            let rd = match fs::read_dir(&dir) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::io("cannot list", &dir, e)),
-            };
-            for entry in rd.flatten() {
-                let name = entry.file_name();
-                if let Ok(d) = Digest::parse(&format!("{alg}:{}", name.to_string_lossy())) {
-                    out.push(d);
-                }
-            }
-        }
-        Ok(out)
+        crate::content::list_digest_dirs(&self.layout.derived())
     }
 
     /// Remove a derived blob's record (garbage collection).

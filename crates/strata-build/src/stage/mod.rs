@@ -93,18 +93,7 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
                 name: format!("[{label}1/{total}] FROM {reference}"),
             });
             let base = &plan.bases[reference];
-            let layers = base
-                .record
-                .layers
-                .iter()
-                .zip(&base.record.diff_ids)
-                .map(|(l, d)| LayerRef {
-                    digest: l.digest.clone(),
-                    diff_id: d.clone(),
-                    size: l.size,
-                    media_type: l.media_type.to_string(),
-                })
-                .collect();
+            let layers = base.layers();
             let mut config = base.config.clone();
             // ONBUILD triggers were injected into this stage; the new image does not inherit them.
             if let Some(c) = config.config.as_mut() {

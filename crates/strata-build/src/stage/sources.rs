@@ -10,7 +10,6 @@ use super::StageRun;
 use crate::copy_step::{self, CopyJob, SourceRoot};
 use crate::error::{BuildError, BuildErrorKind, Result};
 use crate::fsview::{self, MountedView};
-use crate::state::LayerRef;
 
 impl StageRun<'_, '_> {
     /// Put ADD's downloaded files in place: mode 0600 (as BuildKit), owner from `--chown`,
@@ -68,19 +67,7 @@ impl StageRun<'_, '_> {
             .bases
             .get(from)
             .ok_or_else(|| BuildError::not_found(format!("stage or image {from} not found")))?;
-        let layers: Vec<LayerRef> = base
-            .record
-            .layers
-            .iter()
-            .zip(&base.record.diff_ids)
-            .map(|(l, d)| LayerRef {
-                digest: l.digest.clone(),
-                diff_id: d.clone(),
-                size: l.size,
-                media_type: l.media_type.to_string(),
-            })
-            .collect();
-        fsview::snapshots(self.sh.store, &layers)
+        fsview::snapshots(self.sh.store, &base.layers())
     }
 
     pub(super) fn stage_copy(
