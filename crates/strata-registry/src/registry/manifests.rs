@@ -84,29 +84,34 @@ impl Registry {
         })
     }
 
-    /// Claim every blob and child manifest `info` references (see [`Registry::claim_blob`]);
-    /// each must also be linked into `repo`.
+    /// Claim every blob and child manifest `info` references (see [`Registry::claim_blob`]),
+    /// concurrently; each must also be linked into `repo`.
     async fn claim_references(&self, repo: &str, info: &ManifestInfo) -> Result<()> {
         let s = self.storage();
-        let unknown = |what: String| Error::new(ErrorKind::ManifestBlobUnknown, what);
-        for b in &info.blobs {
+        let blobs = info.blobs.iter().map(|b| async move {
             if s.stat(&keys::layer_link(repo, b)).await?.is_none()
                 || self.claim_blob(b).await? != Claim::Held
             {
-                return Err(unknown(format!(
-                    "manifest references blob {b} unknown to repository {repo}"
-                )));
+                return Err(Error::new(
+                    ErrorKind::ManifestBlobUnknown,
+                    format!("manifest references blob {b} unknown to repository {repo}"),
+                ));
             }
-        }
-        for m in &info.manifests {
+            Ok(())
+        });
+        futures::future::try_join_all(blobs).await?;
+        let manifests = info.manifests.iter().map(|m| async move {
             if s.stat(&keys::revision(repo, m)).await?.is_none()
                 || self.claim_blob(m).await? != Claim::Held
             {
-                return Err(unknown(format!(
-                    "index references manifest {m} unknown to repository {repo}"
-                )));
+                return Err(Error::new(
+                    ErrorKind::ManifestBlobUnknown,
+                    format!("index references manifest {m} unknown to repository {repo}"),
+                ));
             }
-        }
+            Ok(())
+        });
+        futures::future::try_join_all(manifests).await?;
         Ok(())
     }
 
@@ -204,25 +209,27 @@ impl Registry {
         // Claim everything again now that the revision is visible (the protocol in gc.rs):
         // a collector whose mark set missed the revision either sees these claims and keeps
         // the blobs, or is caught deleting one; then the push is undone and refused.
-        for b in info
+        let all: Vec<&Digest> = info
             .blobs
             .iter()
             .chain(info.manifests.iter())
             .chain(std::iter::once(&digest))
-        {
-            if self.claim_blob(b).await? != Claim::Held {
-                s.delete(&keys::revision(repo, &digest)).await?;
-                if let Reference::Tag(t) = reference {
-                    match &previous_tag {
-                        Some(old) => s.put(&keys::tag(repo, t), old.clone()).await?,
-                        None => s.delete(&keys::tag(repo, t)).await?,
-                    }
+            .collect();
+        let claims = futures::future::try_join_all(all.iter().map(|b| self.claim_blob(b))).await?;
+        if let Some((b, _)) = all.iter().zip(&claims).find(|(_, c)| **c != Claim::Held) {
+            s.delete(&keys::revision(repo, &digest)).await?;
+            if let Reference::Tag(t) = reference {
+                match &previous_tag {
+                    Some(old) => s.put(&keys::tag(repo, t), old.clone()).await?,
+                    None => s.delete(&keys::tag(repo, t)).await?,
                 }
-                return Err(Error::new(
-                    ErrorKind::ManifestBlobUnknown,
-                    format!("blob {b} was garbage-collected while the manifest was pushed; push it again"),
-                ));
             }
+            return Err(Error::new(
+                ErrorKind::ManifestBlobUnknown,
+                format!(
+                    "blob {b} was garbage-collected while the manifest was pushed; push it again"
+                ),
+            ));
         }
         drop(_guard);
         self.notify(Event::new(
