@@ -85,33 +85,31 @@ impl Registry {
     }
 
     /// Claim every blob and child manifest `info` references (see [`Registry::claim_blob`]),
-    /// concurrently; each must also be linked into `repo`.
+    /// concurrently; a blob must also be linked into `repo`, a child manifest be one of its
+    /// revisions.
     async fn claim_references(&self, repo: &str, info: &ManifestInfo) -> Result<()> {
-        let s = self.storage();
-        let blobs = info.blobs.iter().map(|b| async move {
-            if s.stat(&keys::layer_link(repo, b)).await?.is_none()
-                || self.claim_blob(b).await? != Claim::Held
-            {
-                return Err(Error::new(
-                    ErrorKind::ManifestBlobUnknown,
-                    format!("manifest references blob {b} unknown to repository {repo}"),
-                ));
-            }
-            Ok(())
-        });
-        futures::future::try_join_all(blobs).await?;
-        let manifests = info.manifests.iter().map(|m| async move {
-            if s.stat(&keys::revision(repo, m)).await?.is_none()
-                || self.claim_blob(m).await? != Claim::Held
-            {
-                return Err(Error::new(
-                    ErrorKind::ManifestBlobUnknown,
-                    format!("index references manifest {m} unknown to repository {repo}"),
-                ));
-            }
-            Ok(())
-        });
-        futures::future::try_join_all(manifests).await?;
+        let blobs = info
+            .blobs
+            .iter()
+            .map(|b| (b, keys::layer_link(repo, b), "manifest references blob"));
+        let manifests = info
+            .manifests
+            .iter()
+            .map(|m| (m, keys::revision(repo, m), "index references manifest"));
+        let claims = blobs
+            .chain(manifests)
+            .map(|(d, membership, what)| async move {
+                if self.storage().stat(&membership).await?.is_none()
+                    || self.claim_blob(d).await? != Claim::Held
+                {
+                    return Err(Error::new(
+                        ErrorKind::ManifestBlobUnknown,
+                        format!("{what} {d} unknown to repository {repo}"),
+                    ));
+                }
+                Ok(())
+            });
+        futures::future::try_join_all(claims).await?;
         Ok(())
     }
 
