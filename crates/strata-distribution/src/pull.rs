@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use strata_oci::{Descriptor, Digest, ImageConfig, Manifest, Platform, RawManifest, Reference};
-use strata_store::{ImageRecord, NewImage, Store};
+use strata_store::{ImageRecord, NewImage, Store, TagRef};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
@@ -146,7 +146,11 @@ pub async fn pull(
 
     // The record and its tag in one transaction: a killed pull leaves neither.
     let tag = reference.tag().map(|_| reference.without_digest_string());
-    let tags: Vec<&str> = tag.iter().map(String::as_str).collect();
+    let tags: Vec<TagRef> = tag
+        .iter()
+        .map(|t| TagRef::parse(t))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::store(format!("tag {reference}"), e))?;
     let image = store
         .add_images(&[NewImage {
             manifest: &raw.bytes,

@@ -27,7 +27,7 @@ pub struct LayerRecord {
 pub struct NewImage<'a> {
     pub manifest: &'a [u8],
     pub media_type: &'a MediaType,
-    pub tags: &'a [&'a str],
+    pub tags: &'a [TagRef],
 }
 
 /// What the store knows about one image manifest. Keyed by manifest digest; the image ID
@@ -272,10 +272,6 @@ impl Store {
     /// Record several images and point their tags at them in one transaction: a process
     /// killed part-way leaves either none of them or all of them, each with its tags.
     pub fn add_images(&self, images: &[NewImage<'_>]) -> Result<Vec<ImageRecord>> {
-        let tags: Vec<Vec<TagRef>> = images
-            .iter()
-            .map(|i| i.tags.iter().map(|t| TagRef::parse(t)).collect())
-            .collect::<Result<_>>()?;
         // Shared gc lock: the blobs checked below cannot be swept before the records exist.
         let _gc = lock::shared(&self.layout.gc_lock())?;
         let mut records = images
@@ -289,7 +285,7 @@ impl Store {
             let mut tag_table = txn
                 .open_table(TAGS)
                 .map_err(|e| Error::db("open table", e))?;
-            for (record, tags) in records.iter_mut().zip(&tags) {
+            for (record, image) in records.iter_mut().zip(images) {
                 let key = record.manifest_digest.to_string();
                 if let Some(old) = t.get(key.as_str()).map_err(|e| Error::db("get", e))? {
                     // Keep the original added time so re-adding does not make an image "new".
@@ -300,7 +296,7 @@ impl Store {
                 let bytes = serde_json::to_vec(&record).expect("image record serialises");
                 t.insert(key.as_str(), bytes.as_slice())
                     .map_err(|e| Error::db("insert", e))?;
-                for tag in tags {
+                for tag in image.tags {
                     tag_table
                         .insert(tag.key().as_str(), key.as_str())
                         .map_err(|e| Error::db("insert", e))?;

@@ -82,21 +82,12 @@ pub fn record(
         }
         loaded.push((bytes, media, tags));
     }
-    let names: Vec<Vec<String>> = loaded
-        .iter()
-        .map(|(_, _, tags)| tags.iter().map(|t| t.to_string()).collect())
-        .collect();
-    let names: Vec<Vec<&str>> = names
-        .iter()
-        .map(|n| n.iter().map(String::as_str).collect())
-        .collect();
     let new: Vec<NewImage<'_>> = loaded
         .iter()
-        .zip(&names)
-        .map(|((bytes, media, _), names)| NewImage {
+        .map(|(bytes, media, tags)| NewImage {
             manifest: bytes,
             media_type: media,
-            tags: names,
+            tags,
         })
         .collect();
     let records = store

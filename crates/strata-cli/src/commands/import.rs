@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use strata_oci::media_type::{OCI_CONFIG, OCI_LAYER_TAR};
 use strata_oci::{Descriptor, Digest, ImageManifest, MediaType, Platform};
-use strata_store::{BlobWriter, Lease, NewImage, Store};
+use strata_store::{BlobWriter, Lease, NewImage, Store, TagRef};
 
 use super::archive_common::{lease, open_store};
 use super::import_changes::apply_changes;
@@ -85,7 +85,11 @@ pub fn run(args: ImportArgs, global: &Global) -> Result<ExitCode> {
     let layer = Descriptor::new(OCI_LAYER_TAR, diff_id, size);
     let manifest = ImageManifest::oci(config_desc.clone(), vec![layer]);
     let manifest_bytes = serde_json::to_vec(&manifest)?;
-    let tags: Vec<&str> = args.reference.iter().map(String::as_str).collect();
+    let tags: Vec<TagRef> = args
+        .reference
+        .iter()
+        .map(|r| TagRef::parse(r))
+        .collect::<Result<_, _>>()?;
     let record = store
         .add_images(&[NewImage {
             manifest: &manifest_bytes,
