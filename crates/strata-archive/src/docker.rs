@@ -183,6 +183,7 @@ pub fn diff_id_of(sink: &dyn BlobSink, blob: &Ingested) -> Result<Digest> {
     let (_, mut plain) = crate::detect::decompressed(reader)?;
     let mut digester = Digester::sha256();
     let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
     loop {
         let n = plain
             .read(&mut buf)
@@ -191,6 +192,9 @@ pub fn diff_id_of(sink: &dyn BlobSink, blob: &Ingested) -> Result<Digest> {
             break;
         }
         digester.update(&buf[..n]);
+        size += n as u64;
     }
-    Ok(digester.finish())
+    let diff_id = digester.finish();
+    sink.note_unpacked_size(&diff_id, size)?;
+    Ok(diff_id)
 }

@@ -36,6 +36,12 @@ pub trait BlobSink {
 
     /// Read back a committed blob.
     fn open(&self, digest: &Digest) -> Result<Box<dyn Read + '_>>;
+
+    /// Note that the layer with `diff_id` is `size` bytes uncompressed (a store shows image
+    /// sizes unpacked). Sinks that keep no such facts ignore it.
+    fn note_unpacked_size(&self, _diff_id: &Digest, _size: u64) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Source of blobs to save. Implementations should verify what they return.

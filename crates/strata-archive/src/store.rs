@@ -38,6 +38,12 @@ fn from_store(what: String, err: strata_store::Error) -> Error {
 }
 
 impl BlobSink for StoreSink<'_> {
+    fn note_unpacked_size(&self, diff_id: &Digest, size: u64) -> Result<()> {
+        self.store
+            .record_unpacked_size(diff_id, size)
+            .map_err(|e| from_store(format!("noting the unpacked size of {diff_id}"), e))
+    }
+
     fn ingest(
         &mut self,
         reader: &mut dyn Read,

@@ -41,8 +41,28 @@ fn push_then_pull_round_trips_and_skopeo_agrees() {
     assert_eq!(img.record.config_digest.to_string(), id);
     assert_eq!(img.record.manifest_digest.to_string(), digest);
     assert!(img.record.layers[0].media_type.as_str().ends_with("+gzip"));
-    let (out, _) = run_ok(strata(&t.store2()).command().args(["system", "check"]));
-    let _ = out;
+    run_ok(strata(&t.store2()).command().args(["system", "check"]));
+    // Sizes are shown unpacked, as docker shows them: the same on both sides although one
+    // store holds the layer compressed.
+    let size_in = |store: &std::path::Path| {
+        run_ok(
+            strata(store)
+                .command()
+                .args(["images", "--format", "{{.Size}}", &name]),
+        )
+        .0
+    };
+    let (built, pulled) = (size_in(&t.store()), size_in(&t.store2()));
+    assert!(built.trim().ends_with("MB"), "{built}");
+    assert_eq!(built, pulled);
+    let tar = std::fs::metadata(strata_testkit::busybox().unwrap().layer_tar)
+        .unwrap()
+        .len();
+    assert!(
+        img.record.size > tar,
+        "{} vs layer tar {tar}",
+        img.record.size
+    );
 
     // A pushed image is what skopeo sees, byte for byte.
     if let Some(sk) = skopeo() {

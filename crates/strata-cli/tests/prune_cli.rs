@@ -1,5 +1,5 @@
 //! `strata image prune` (dangling, -a, filters, retention policies, dry run) and
-//! `strata system df|check`.
+//! `strata system df|prune|check`.
 
 mod image_fixtures;
 
@@ -46,6 +46,50 @@ fn prune_asks_for_confirmation() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("WARNING! This will remove all dangling images."));
     assert_eq!(s.list_images().unwrap().len(), 1);
+}
+
+#[test]
+fn system_prune_removes_dangling_images_and_the_build_cache() {
+    let (dir, s) = setup();
+    let kept = image(&s, "kept", &["kept:1"]);
+    let gone = image(&s, "gone", &[]);
+    s.put_record("build-cache", "sha256:0123", b"{}").unwrap();
+    let mounts = dir.path().join("build-v1/cache-mounts/m1");
+    std::fs::create_dir_all(&mounts).unwrap();
+    std::fs::write(mounts.join("f"), vec![7u8; 10_000]).unwrap();
+
+    let o = strata(dir.path(), &["system", "prune"]); // stdin is empty: answer is no
+    assert!(o.status.success());
+    assert!(
+        stdout(&o)
+            .contains("WARNING! This will remove:\n  - all dangling images\n  - all build cache"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(s.list_images().unwrap().len(), 2);
+
+    let out = ok(dir.path(), &["system", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Images:\n"), "{out}");
+    assert!(
+        out.contains(&format!("deleted: {}", gone.config_digest)),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleted build cache objects:\n0123\n"),
+        "{out}"
+    );
+    assert!(!out.contains("space: 0B"), "{out}");
+    assert!(!mounts.exists());
+    assert!(s.has_blob(&kept.config_digest) && !s.has_blob(&gone.config_digest));
+    assert_eq!(s.list_records("build-cache").unwrap(), vec![]);
+
+    let o = strata(dir.path(), &["system", "prune", "-f", "--volumes"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no volumes"), "{}", stderr(&o));
+    // -a takes tagged images too.
+    let out = ok(dir.path(), &["system", "prune", "-af"]);
+    assert!(out.contains("untagged: kept:1"), "{out}");
+    assert!(s.list_images().unwrap().is_empty());
 }
 
 #[test]

@@ -17,7 +17,7 @@ const DEPTH: usize = 16;
 
 pub(crate) struct DiffIdCheck {
     tx: Option<mpsc::Sender<Bytes>>,
-    worker: JoinHandle<io::Result<Digest>>,
+    worker: JoinHandle<io::Result<(Digest, u64)>>,
 }
 
 impl DiffIdCheck {
@@ -32,8 +32,8 @@ impl DiffIdCheck {
             };
             let mut plain = strata_layer::decompress(reader, None)?;
             let mut sink = DigestWriter::new(io::sink(), algorithm);
-            io::copy(&mut plain, &mut sink)?;
-            Ok(sink.finish().1)
+            let size = io::copy(&mut plain, &mut sink)?;
+            Ok((sink.finish().1, size))
         });
         DiffIdCheck {
             tx: Some(tx),
@@ -51,8 +51,8 @@ impl DiffIdCheck {
         }
     }
 
-    /// The diffID of everything fed, once the download is complete.
-    pub(crate) async fn finish(mut self) -> io::Result<Digest> {
+    /// The diffID and uncompressed size of everything fed, once the download is complete.
+    pub(crate) async fn finish(mut self) -> io::Result<(Digest, u64)> {
         self.tx = None;
         match self.worker.await {
             Ok(result) => result,

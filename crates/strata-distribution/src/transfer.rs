@@ -176,13 +176,17 @@ pub(crate) async fn download(
         tokio::time::sleep(backoff * 2u32.pow(failures)).await;
     }
     let mut refusal = None;
+    let mut unpacked = None;
     if let (Some(check), Some(want)) = (check, diff_id) {
         refusal = match check.finish().await {
             Err(e) => Some(format!("it does not decompress: {e}")),
-            Ok(got) if &got != want => Some(format!(
+            Ok((got, _)) if &got != want => Some(format!(
                 "it unpacks to {got}, but the image config says {want}"
             )),
-            Ok(_) => None,
+            Ok((_, size)) => {
+                unpacked = Some((want, size));
+                None
+            }
         }
         .map(|m| strata_store::Error::new(strata_store::ErrorKind::DigestMismatch, m));
     }
@@ -192,6 +196,11 @@ pub(crate) async fn download(
             e,
         )
     })?;
+    if let Some((diff_id, size)) = unpacked {
+        store
+            .record_unpacked_size(diff_id, size)
+            .map_err(|e| Error::store(format!("noting the unpacked size of {digest}"), e))?;
+    }
     remember_source(store, digest, repo.host, repo.name);
     progress.finish(digest, Outcome::Transferred);
     Ok(Outcome::Transferred)

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
+use strata_oci::media_type::Compression;
 use strata_oci::{Digest, MediaType};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::meta::{self, IMAGES, TAGS};
+use crate::meta::{self, IMAGES, TAGS, UNPACKED_SIZES};
 use crate::names::TagRef;
 use crate::{lock, Store};
 
@@ -46,7 +47,9 @@ pub struct ImageRecord {
     pub created: Option<DateTime<Utc>>,
     /// When the image was added to this store.
     pub added: DateTime<Utc>,
-    /// Content size: manifest + config + compressed layers.
+    /// Size as docker shows it: the layers unpacked (each compressed layer counted at the
+    /// uncompressed size noted for its diffID, or at its blob size when none was noted),
+    /// plus config and manifest.
     pub size: u64,
     /// `os/architecture[/variant]` from the config.
     pub platform: Option<String>,
@@ -387,7 +390,7 @@ impl Store {
             .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
             .map(|c| c.with_timezone(&Utc));
         let size =
-            manifest.len() as u64 + raw.config.size + layers.iter().map(|l| l.size).sum::<u64>();
+            manifest.len() as u64 + raw.config.size + self.unpacked_total(&layers, &diff_ids)?;
         Ok(ImageRecord {
             manifest_digest,
             media_type: media_type.clone(),
@@ -401,6 +404,43 @@ impl Store {
             size,
             platform,
             labels: config.config.and_then(|c| c.labels).unwrap_or_default(),
+        })
+    }
+
+    /// Note that the layer with `diff_id` is `size` bytes uncompressed (see [`ImageRecord::size`]).
+    pub fn record_unpacked_size(&self, diff_id: &Digest, size: u64) -> Result<()> {
+        meta::write(&self.layout, |txn| {
+            let mut t = txn
+                .open_table(UNPACKED_SIZES)
+                .map_err(|e| Error::db("open table", e))?;
+            t.insert(diff_id.to_string().as_str(), size)
+                .map_err(|e| Error::db("insert", e))?;
+            Ok(())
+        })
+    }
+
+    /// The layers' unpacked sizes, summed: an uncompressed layer is its blob, a compressed one
+    /// what was noted for its diffID, falling back to the compressed size.
+    fn unpacked_total(&self, layers: &[LayerRecord], diff_ids: &[Digest]) -> Result<u64> {
+        meta::read(&self.layout, |txn| {
+            let table = match txn.open_table(UNPACKED_SIZES) {
+                Ok(t) => Some(t),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(Error::db("open table", e)),
+            };
+            let mut total = 0;
+            for (layer, diff_id) in layers.iter().zip(diff_ids) {
+                let noted = match (&table, layer.media_type.layer_compression()) {
+                    (_, Some(Compression::None)) => None,
+                    (Some(t), _) => t
+                        .get(diff_id.to_string().as_str())
+                        .map_err(|e| Error::db("get", e))?
+                        .map(|v| v.value()),
+                    (None, _) => None,
+                };
+                total += noted.unwrap_or(layer.size);
+            }
+            Ok(total)
         })
     }
 

@@ -26,6 +26,11 @@ use crate::layout::Layout;
 pub(crate) const TAGS: TableDefinition<'static, &str, &str> = TableDefinition::new("tags");
 pub(crate) const IMAGES: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("images");
 pub(crate) const LEASES: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("leases");
+/// diffID -> size in bytes of that uncompressed layer tar, noted whenever a compressed layer
+/// is unpacked or hashed (pull, load), so image sizes read the same whatever the layers'
+/// compression.
+pub(crate) const UNPACKED_SIZES: TableDefinition<'static, &str, u64> =
+    TableDefinition::new("unpacked-sizes");
 
 /// Prefix of the redb tables backing [`crate::Store::put_record`].
 const RECORD_PREFIX: &str = "record/";

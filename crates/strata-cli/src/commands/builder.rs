@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 
+use strata_store::Store;
+
 use super::archive_common::open_store;
 use crate::output::human::human_size;
 use crate::Global;
@@ -78,18 +80,9 @@ fn confirm() -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
-    if !a.filter.is_empty() {
-        bail!("--filter is not supported by strata builder prune");
-    }
-    if a.keep_storage.is_some() {
-        bail!("--keep-storage is not supported by strata builder prune");
-    }
-    let _ = a.all;
-    if !a.force && std::io::stdin().is_terminal() && !confirm()? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let store = open_store(global)?;
+/// Delete the build cache's records and directories (garbage collection is left to the
+/// caller). Returns the step cache keys removed and the bytes the directories held.
+pub(crate) fn drop_build_cache(store: &Store) -> Result<(Vec<String>, u64)> {
     let mut removed = Vec::new();
     for table in CACHE_TABLES {
         let rows = store
@@ -110,6 +103,22 @@ fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
         reclaimed += dir_size(&path);
         std::fs::remove_dir_all(&path).with_context(|| format!("removing {}", path.display()))?;
     }
+    Ok((removed, reclaimed))
+}
+
+fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
+    if !a.filter.is_empty() {
+        bail!("--filter is not supported by strata builder prune");
+    }
+    if a.keep_storage.is_some() {
+        bail!("--keep-storage is not supported by strata builder prune");
+    }
+    let _ = a.all;
+    if !a.force && std::io::stdin().is_terminal() && !confirm()? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = open_store(global)?;
+    let (removed, mut reclaimed) = drop_build_cache(&store)?;
     let report = store.gc().context("collecting garbage")?;
     reclaimed += report.reclaimed;
     if !removed.is_empty() {

@@ -140,7 +140,7 @@ fn policy_plan(
     Ok(out)
 }
 
-fn confirm(message: &str) -> anyhow::Result<bool> {
+pub(crate) fn confirm(message: &str) -> anyhow::Result<bool> {
     print!("{message}\nAre you sure you want to continue? [y/N] ");
     std::io::stdout().flush()?;
     let mut line = String::new();
@@ -254,31 +254,7 @@ pub fn run(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.policy {
         return run_policy(&args, path, &store);
     }
-    let now = Utc::now();
-    let mut until = None;
-    let mut labels = Vec::new();
-    let mut not_labels = Vec::new();
-    for spec in &args.filter {
-        if let Some(v) = spec.strip_prefix("label!=") {
-            not_labels.push(v.to_owned());
-            continue;
-        }
-        match spec.split_once('=') {
-            Some(("until", v)) => until = Some(parse_time(v, now)?),
-            Some(("label", v)) => labels.push(v.to_owned()),
-            _ => bail!(
-                "invalid filter {spec:?}\nhint: image prune supports until=, label= and label!="
-            ),
-        }
-    }
-    let pred = |i: &Image| {
-        (args.all || i.tags.is_empty())
-            && until.is_none_or(|u| image_time(i) < u)
-            && labels.iter().all(|l| label_matches(l, &i.record.labels))
-            && !not_labels
-                .iter()
-                .any(|l| label_matches(l, &i.record.labels))
-    };
+    let pred = image_filter(args.all, &args.filter)?;
     if args.dry_run {
         let images = store.list_images().map_err(store_err)?;
         let doomed: BTreeSet<Digest> = images
@@ -309,11 +285,53 @@ pub fn run(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if !args.force && !confirm(warning)? {
         return Ok(ExitCode::SUCCESS);
     }
+    let lines = remove_images(&store, pred)?;
+    finish(&store, &lines)
+}
+
+/// Which images a prune removes: dangling ones (all unused with `all`) that pass the
+/// `--filter` values (until=, label=, label!=).
+pub(crate) fn image_filter(
+    all: bool,
+    filters: &[String],
+) -> anyhow::Result<impl Fn(&Image) -> bool> {
+    let now = Utc::now();
+    let mut until = None;
+    let mut labels = Vec::new();
+    let mut not_labels = Vec::new();
+    for spec in filters {
+        if let Some(v) = spec.strip_prefix("label!=") {
+            not_labels.push(v.to_owned());
+            continue;
+        }
+        match spec.split_once('=') {
+            Some(("until", v)) => until = Some(parse_time(v, now)?),
+            Some(("label", v)) => labels.push(v.to_owned()),
+            _ => bail!(
+                "invalid filter {spec:?}\nhint: image prune supports until=, label= and label!="
+            ),
+        }
+    }
+    Ok(move |i: &Image| {
+        (all || i.tags.is_empty())
+            && until.is_none_or(|u| image_time(i) < u)
+            && labels.iter().all(|l| label_matches(l, &i.record.labels))
+            && !not_labels
+                .iter()
+                .any(|l| label_matches(l, &i.record.labels))
+    })
+}
+
+/// Remove the images `pred` selects (one transaction); docker's "untagged:"/"deleted:" lines.
+pub(crate) fn remove_images(
+    store: &Store,
+    pred: impl FnMut(&Image) -> bool,
+) -> anyhow::Result<Vec<String>> {
     let removed = store.remove_images_where(pred).map_err(store_err)?;
     let mut lines = Vec::new();
     for i in &removed {
         lines.extend(i.tags.iter().map(|t| format!("untagged: {}", t.familiar())));
         lines.push(format!("deleted: {}", i.record.config_digest));
     }
-    finish(&store, &lines)
+    Ok(lines)
 }

@@ -1,4 +1,5 @@
-//! `strata system df` (disk usage) and `strata system check` (store consistency).
+//! `strata system df` (disk usage), `strata system prune` (unused images and build cache)
+//! and `strata system check` (store consistency).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
@@ -16,8 +17,26 @@ use crate::Global;
 pub enum SystemCommand {
     /// Show store disk usage
     Df(DfArgs),
+    /// Remove unused data: dangling images (all unused ones with -a) and the build cache
+    Prune(PruneArgs),
     /// Verify every blob, reference and snapshot in the store
     Check,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values for images (until=<time>, label=<key>[=<value>], label!=...)
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Prune anonymous volumes (strata keeps no volumes: refused)
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -33,8 +52,50 @@ pub struct DfArgs {
 pub fn run(cmd: SystemCommand, global: &Global) -> anyhow::Result<ExitCode> {
     match cmd {
         SystemCommand::Df(a) => df(a, global),
+        SystemCommand::Prune(a) => prune(a, global),
         SystemCommand::Check => check(global),
     }
+}
+
+/// docker's `system prune` for what strata has: images and the build cache (no containers,
+/// networks or volumes exist without a daemon). One garbage collection at the end.
+fn prune(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    if args.volumes {
+        anyhow::bail!("--volumes: strata keeps no volumes, so there are none to prune");
+    }
+    let pred = super::prune::image_filter(args.all, &args.filter)?;
+    let images = if args.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    let warning = format!("WARNING! This will remove:\n  - {images}\n  - all build cache\n");
+    if !args.force && !super::prune::confirm(&warning)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = open_store(global)?;
+    let lines = super::prune::remove_images(&store, pred)?;
+    let (cache, dirs) = super::builder::drop_build_cache(&store)?;
+    let report = store.gc().map_err(store_err)?;
+    if !lines.is_empty() {
+        println!("Deleted Images:");
+        for l in &lines {
+            println!("{l}");
+        }
+        println!();
+    }
+    if !cache.is_empty() {
+        println!("Deleted build cache objects:");
+        for key in &cache {
+            println!("{}", key.strip_prefix("sha256:").unwrap_or(key));
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::output::human_size(report.reclaimed + dirs)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn size(n: u64) -> String {
