@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  runc              # OCI runtime for RUN steps and `strata run`
+  runc              # OCI runtime for RUN steps
   docker-registry   # distribution 2.8: peer registry for interop tests and benchmarks
   skopeo umoci      # peers that read and write what strata writes
   busybox-static    # the FROM-scratch fixture image

@@ -66,7 +66,7 @@ enum Command {
     Tag(commands::tag::TagArgs),
     /// Remove one or more images
     Rmi(commands::rmi::RmiArgs),
-    /// Manage the store: disk usage, consistency check
+    /// Manage the store: disk usage, pruning, consistency check
     #[command(subcommand)]
     System(commands::system::SystemCommand),
     /// Download an image from a registry

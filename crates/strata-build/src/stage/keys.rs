@@ -149,7 +149,8 @@ impl StageRun<'_, '_> {
                 Source::Heredoc { name, .. } => format!("<<{name}"),
             })
             .collect();
-        let history = format!("{word} {flags}{} {dest} # buildkit", names.join(" "));
+        // BuildKit's history names sources and destination only, never the flags.
+        let history = format!("{word} {} {dest} # buildkit", names.join(" "));
         let op = format!(
             "{word} from={from:?} {flags}{names:?} {dest} workdir={} link={} parents={} exclude={:?}",
             self.state.workdir(),

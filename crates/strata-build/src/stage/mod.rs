@@ -68,7 +68,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             rs.name.as_deref() == Some(f.to_ascii_lowercase().as_str()) || *f == index.to_string()
         });
     let platform = rs.platform.clone().unwrap_or_else(|| plan.platform.clone());
-    let id = sh.next_id();
     let start = Instant::now();
     let (state, key) = match &rs.base {
         Base::Scratch => {
@@ -88,6 +87,9 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             (r.state.clone(), r.key.clone())
         }
         Base::Image(reference) => {
+            // Numbered only here: scratch and stage bases show no vertex, and `#N` stays
+            // contiguous as BuildKit's is.
+            let id = sh.next_id();
             sh.progress.event(Event::Started {
                 id,
                 name: format!("[{label}1/{total}] FROM {reference}"),
