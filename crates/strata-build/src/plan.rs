@@ -115,6 +115,26 @@ pub fn load_base(store: &Store, reference: &str) -> Result<BaseImage> {
     })
 }
 
+/// A base image must be for the stage's platform: the store keeps one platform per name, so
+/// another platform's image would silently become the wrong base (docker refuses the same).
+fn check_base_platform(reference: &str, base: &BaseImage, wanted: &Platform) -> Result<()> {
+    let Some(actual) = base.record.platform.as_deref() else {
+        return Ok(());
+    };
+    let (Ok(have), Ok(want)) = (
+        strata_oci::Platform::parse(actual),
+        strata_oci::Platform::parse(&wanted.to_string()),
+    ) else {
+        return Ok(());
+    };
+    if want.matches(&have) {
+        return Ok(());
+    }
+    Err(BuildError::not_found(format!(
+        "image {reference} was found but does not match the specified platform: wanted {wanted}, actual: {actual}\nhint: `strata pull --platform {wanted} {reference}` (or load an archive for {wanted}) first, or build for {actual}"
+    )))
+}
+
 /// Parse and resolve `text` for `target`, loading base images from `store`.
 pub fn plan(
     store: &Store,
@@ -158,6 +178,11 @@ pub fn plan(
     for &i in &needed {
         if let Base::Image(r) = &first.stages[i].base {
             let base = &bases[r];
+            let wanted = first.stages[i]
+                .platform
+                .as_ref()
+                .unwrap_or(&opts.target_platform);
+            check_base_platform(r, base, wanted).map_err(|e| e.at(locate(&df, text, i)))?;
             let env = base
                 .config
                 .config

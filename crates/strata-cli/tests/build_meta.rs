@@ -188,6 +188,16 @@ fn platform_flag_single_ok_multiple_rejected() {
     assert_eq!(read(&root, "tp"), "linux/amd64\n");
     let err = e.build_err(&ctx, &["--platform", "linux/amd64,linux/arm64"]);
     assert!(err.contains("more than one platform"), "{err}");
+    // The store's busybox is amd64: another platform's build must not use it silently.
+    let err = e.build_err(&ctx, &["--platform", "linux/arm64"]);
+    assert!(
+        err.contains(
+            "does not match the specified platform: wanted linux/arm64, actual: linux/amd64"
+        ),
+        "{err}"
+    );
+    let err = e.build_err(&e.df("FROM --platform=linux/s390x busybox\n"), &[]);
+    assert!(err.contains("wanted linux/s390x"), "{err}");
 }
 
 #[test]
