@@ -88,6 +88,6 @@ field() { python3 -c "import json,sys; v=json.loads(sys.argv[1])[sys.argv[2]]; p
   echo
   echo "Scenarios: **pull** = 64 clients GET a manifest then its three 16 KiB blobs, in a loop;"
   echo "**push** = 16 clients push small images (HEAD each blob, upload missing ones POST+PUT, PUT manifest), a 64 KiB base layer shared by all;"
-  echo "**large** = 2 clients each upload then download a 256 MiB blob (MiB/s counts both directions)."
+  echo "**large** = 2 clients each upload (POST+PUT, never skipped) then download their own 256 MiB blob, in a loop; blobs are made before the clock starts (MiB/s counts both directions)."
 } > "$OUT"
 cat "$OUT"
