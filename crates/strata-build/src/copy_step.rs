@@ -110,20 +110,54 @@ pub fn glob_component(pattern: &str, name: &str) -> bool {
     inner(&p, &n)
 }
 
-/// Context paths matching a wildcard source (already cleaned), component by component.
+/// Whether a relative path matches a wildcard source, component by component; a `**`
+/// component matches any number of components, including none.
+pub fn glob_path(pattern: &[&str], path: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_path(rest, &path[skip..])),
+        Some((p, rest)) => {
+            !path.is_empty() && glob_component(p, path[0]) && glob_path(rest, &path[1..])
+        }
+    }
+}
+
+/// Context paths matching a wildcard source (already cleaned).
 pub fn glob_context(ctx: &crate::context::Context, rel: &str) -> Vec<String> {
     let pattern: Vec<&str> = rel.split('/').collect();
     ctx.entries()
         .filter(|e| {
             let comps: Vec<&str> = e.path.split('/').collect();
-            comps.len() == pattern.len()
-                && comps
-                    .iter()
-                    .zip(&pattern)
-                    .all(|(c, p)| glob_component(p, c))
+            glob_path(&pattern, &comps)
         })
         .map(|e| e.path.clone())
         .collect()
+}
+
+/// Every path below `dir` (relative to `root`), depth first in name order.
+fn all_paths(root: &Path, dir: &str, out: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(root.join(dir)) else {
+        return;
+    };
+    let mut entries: Vec<(String, bool)> = rd
+        .flatten()
+        .map(|e| {
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            (e.file_name().to_string_lossy().into_owned(), is_dir)
+        })
+        .collect();
+    entries.sort();
+    for (name, is_dir) in entries {
+        let rel = if dir.is_empty() {
+            name
+        } else {
+            format!("{dir}/{name}")
+        };
+        out.push(rel.clone());
+        if is_dir {
+            all_paths(root, &rel, out);
+        }
+    }
 }
 
 /// Clean a source path to be relative to the root: no leading `/`, no `.`, `..` clamped.
@@ -215,6 +249,13 @@ fn select(root: &SourceRoot<'_>, source: &str) -> Result<(Vec<String>, bool)> {
     }
     let matches = match root {
         SourceRoot::Context(ctx) => glob_context(ctx, &rel),
+        SourceRoot::Dir(d) if rel.split('/').any(|c| c == "**") => {
+            let pattern: Vec<&str> = rel.split('/').collect();
+            let mut all = Vec::new();
+            all_paths(d, "", &mut all);
+            all.retain(|p| glob_path(&pattern, &p.split('/').collect::<Vec<_>>()));
+            all
+        }
         SourceRoot::Dir(d) => {
             let pattern: Vec<&str> = rel.split('/').collect();
             let mut level = vec![String::new()];
@@ -763,6 +804,17 @@ mod tests {
 
     #[test]
     fn globs() {
+        let path = |p: &str, x: &str| {
+            glob_path(
+                &p.split('/').collect::<Vec<_>>(),
+                &x.split('/').collect::<Vec<_>>(),
+            )
+        };
+        assert!(path("src/**/*.txt", "src/a.txt"));
+        assert!(path("src/**/*.txt", "src/x/y/c.txt"));
+        assert!(!path("src/**/*.txt", "other/a.txt"));
+        assert!(path("**/b", "b") && path("**/b", "a/b") && !path("**/b", "a/c"));
+        assert!(path("a/*/c", "a/b/c") && !path("a/*/c", "a/b/x/c"));
         assert!(glob_component("*.txt", "a.txt"));
         assert!(!glob_component("*.txt", "a.rs"));
         assert!(glob_component("file?", "file1"));

@@ -165,6 +165,19 @@ fn copy_parents_keeps_directory_structure() {
 }
 
 #[test]
+fn double_star_matches_any_depth_including_none() {
+    let e = env_or_skip!();
+    // The reference's example: `**` matches zero or more path components.
+    let df = "FROM busybox AS src\nCOPY dir /dir\nFROM busybox\nCOPY --parents ./dir/**/*.txt /p/\nCOPY --from=src --parents /dir/**/*.txt /q/\n";
+    let root = e.rootfs(&copy_ctx(&e, df), &[]);
+    for top in ["p", "q"] {
+        assert_eq!(read(&root, &format!("{top}/dir/one.txt")), "1");
+        assert_eq!(read(&root, &format!("{top}/dir/sub/two.txt")), "2");
+        assert!(!exists(&root, &format!("{top}/a.txt")));
+    }
+}
+
+#[test]
 fn copy_exclude_skips_matches() {
     let e = env_or_skip!();
     let root = e.rootfs(
