@@ -22,8 +22,20 @@ pub struct Fetched {
     pub mtime: Option<i64>,
 }
 
+/// An HTTP(S) file source (a Git repository URL is not one: see [`is_git`]).
 pub fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
+    (s.starts_with("http://") || s.starts_with("https://")) && !is_git(s)
+}
+
+/// A Git repository source as BuildKit recognises one: `git://`, `ssh://`, `git@host:`,
+/// `github.com/…`, or an HTTP(S) URL whose path ends in `.git` (optionally `#ref[:dir]`).
+pub fn is_git(s: &str) -> bool {
+    let path = s.split('#').next().unwrap_or(s);
+    ["git://", "ssh://", "git@", "github.com/"]
+        .iter()
+        .any(|p| s.starts_with(p))
+        || ((s.starts_with("http://") || s.starts_with("https://"))
+            && path.trim_end_matches('/').ends_with(".git"))
 }
 
 /// Download `url` into `dir`, verifying `checksum` (`sha256:<hex>`) when given.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use strata_dockerfile::ast::{CopySpec as Copy, InstructionKind, Source};
 use strata_dockerfile::scope::Step;
 
-use super::{is_remote, StageRun};
+use super::StageRun;
 use crate::cache::KeyInputs;
 use crate::copy_step;
 use crate::error::{BuildError, BuildErrorKind, Result};
@@ -69,16 +69,19 @@ impl StageRun<'_, '_> {
                 self.describe_copy("COPY", c.from.as_deref(), &c.sources, &c.dest, c, inputs)
             }
             InstructionKind::Add(a) => {
+                if let Some(Source::Path(git)) = a
+                    .sources
+                    .iter()
+                    .find(|s| matches!(s, Source::Path(p) if crate::remote_source::is_git(p)))
+                {
+                    return Err(BuildError::unsupported(format!(
+                        "ADD from a Git repository ({git})"
+                    )));
+                }
                 let (remote, local): (Vec<&Source>, Vec<&Source>) = a
                     .sources
                     .iter()
                     .partition(|s| matches!(s, Source::Path(p) if crate::remote_source::is_url(p)));
-                if local
-                    .iter()
-                    .any(|s| matches!(s, Source::Path(p) if is_remote(p)))
-                {
-                    return Err(BuildError::unsupported("ADD from a git repository"));
-                }
                 if a.checksum.is_some() && !local.is_empty() {
                     return Err(BuildError::new(
                         BuildErrorKind::Dockerfile,

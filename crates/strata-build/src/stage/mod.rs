@@ -570,13 +570,6 @@ fn has_remote_add(rs: &ResolvedStage) -> bool {
     })
 }
 
-fn is_remote(p: &str) -> bool {
-    p.starts_with("http://")
-        || p.starts_with("https://")
-        || p.starts_with("git@")
-        || p.ends_with(".git")
-}
-
 /// Removes a step's staging directory unless it was published.
 struct StagingGuard(PathBuf);
 
