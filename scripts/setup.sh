@@ -11,6 +11,7 @@ PACKAGES=(
   debootstrap       # the Debian minbase fixture image
   apache2-utils     # htpasswd for registry auth tests
   openssl           # self-signed CAs for TLS tests
+  git               # ADD from Git repositories (tests serve one with git daemon)
   docker.io         # dockerd 20.10: interop tests (docker load/run/build) and benchmarks
   podman            # registry client interop
 

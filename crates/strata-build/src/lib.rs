@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod file_index;
 pub mod fsview;
+pub mod git_source;
 pub mod layer_out;
 pub mod plan;
 pub mod progress;

@@ -146,24 +146,6 @@ fn remote_context_is_unsupported() {
 }
 
 #[test]
-fn add_from_a_git_repository_is_named_as_unsupported() {
-    let e = env_or_skip!();
-    for src in [
-        "https://github.com/moby/buildkit.git#v0.10.1",
-        "git@github.com:moby/buildkit.git",
-        "https://example.com/repo.git#main:docs",
-    ] {
-        let err = e.build_err(&e.df(&format!("FROM busybox\nADD {src} /src\n")), &[]);
-        assert!(
-            err.contains(&format!(
-                "ADD from a Git repository ({src}) is not supported yet"
-            )),
-            "{err}"
-        );
-    }
-}
-
-#[test]
 fn failed_build_leaves_no_tag_and_a_clean_store() {
     let e = env_or_skip!();
     e.build_err(

@@ -69,19 +69,28 @@ impl StageRun<'_, '_> {
                 self.describe_copy("COPY", c.from.as_deref(), &c.sources, &c.dest, c, inputs)
             }
             InstructionKind::Add(a) => {
-                if let Some(Source::Path(git)) = a
+                let (git, rest): (Vec<&Source>, Vec<&Source>) = a
                     .sources
                     .iter()
-                    .find(|s| matches!(s, Source::Path(p) if crate::remote_source::is_git(p)))
-                {
-                    return Err(BuildError::unsupported(format!(
-                        "ADD from a Git repository ({git})"
-                    )));
-                }
-                let (remote, local): (Vec<&Source>, Vec<&Source>) = a
-                    .sources
-                    .iter()
+                    .partition(|s| matches!(s, Source::Path(p) if crate::remote_source::is_git(p)));
+                let (remote, local): (Vec<&Source>, Vec<&Source>) = rest
+                    .into_iter()
                     .partition(|s| matches!(s, Source::Path(p) if crate::remote_source::is_url(p)));
+                self.git_checkouts.borrow_mut().clear();
+                let keep_git_dir = a.keep_git_dir.unwrap_or(false);
+                for (i, s) in git.iter().enumerate() {
+                    let Source::Path(src) = s else { continue };
+                    let dir = self
+                        .download_dir
+                        .as_ref()
+                        .ok_or_else(|| BuildError::internal("no download dir"))?;
+                    let c = crate::git_source::checkout(src, dir.path(), i, keep_git_dir)?;
+                    inputs.inputs.insert(
+                        format!("git:{src}"),
+                        format!("{} keep-git-dir={keep_git_dir}", c.commit),
+                    );
+                    self.git_checkouts.borrow_mut().push(c);
+                }
                 if a.checksum.is_some() && !local.is_empty() {
                     return Err(BuildError::new(
                         BuildErrorKind::Dockerfile,
@@ -109,7 +118,12 @@ impl StageRun<'_, '_> {
                     parents: false,
                     flags: a.flags.clone(),
                 };
-                let extra = format!("unpack={:?} remote={}", a.unpack, remote.len());
+                let extra = format!(
+                    "unpack={:?} remote={} git={}",
+                    a.unpack,
+                    remote.len(),
+                    git.len()
+                );
                 let (op, history) =
                     self.describe_copy("ADD", None, &a.sources, &a.dest, &c, inputs)?;
                 if local.is_empty() {
@@ -186,7 +200,11 @@ impl StageRun<'_, '_> {
         let paths: Vec<&str> = sources
             .iter()
             .filter_map(|s| match s {
-                Source::Path(p) if !crate::remote_source::is_url(p) => Some(p.as_str()),
+                Source::Path(p)
+                    if !crate::remote_source::is_url(p) && !crate::remote_source::is_git(p) =>
+                {
+                    Some(p.as_str())
+                }
                 _ => None,
             })
             .collect();

@@ -45,6 +45,8 @@ struct StageRun<'a, 'b> {
     no_cache: bool,
     /// ADD's remote files, fetched while the step's key is computed.
     downloads: std::cell::RefCell<Vec<crate::remote_source::Fetched>>,
+    /// ADD's Git sources, checked out while the step's key is computed.
+    git_checkouts: std::cell::RefCell<Vec<crate::git_source::GitCheckout>>,
     download_dir: Option<tempfile::TempDir>,
 }
 
@@ -128,6 +130,7 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
         key,
         no_cache,
         downloads: Default::default(),
+        git_checkouts: Default::default(),
         download_dir: has_remote_add(rs).then(tempfile::tempdir).transpose()?,
     };
     for (n, step) in rs.steps.iter().enumerate() {
@@ -464,10 +467,11 @@ impl StageRun<'_, '_> {
                 let local: Vec<Source> = a
                     .sources
                     .iter()
-                    .filter(|s| !matches!(s, Source::Path(p) if crate::remote_source::is_url(p)))
+                    .filter(|s| !matches!(s, Source::Path(p) if crate::remote_source::is_url(p) || crate::remote_source::is_git(p)))
                     .cloned()
                     .collect();
                 let downloads = self.downloads.borrow().clone();
+                let checkouts = self.git_checkouts.borrow().clone();
                 let many = a.sources.len() > 1;
                 if !local.is_empty() {
                     let c = Copy {
@@ -492,6 +496,7 @@ impl StageRun<'_, '_> {
                     )?;
                 }
                 self.place_downloads(&downloads, &a.dest, many, &a.flags, &lowers, &fs_dir)?;
+                self.place_checkouts(&checkouts, &a.dest, &a.flags, &lowers, &fs_dir)?;
                 SnapshotForm::Tree
             }
             InstructionKind::Workdir(_) => {
@@ -559,13 +564,13 @@ impl StageRun<'_, '_> {
     }
 }
 
-/// Whether a stage has an ADD of a URL (it then needs a download directory).
+/// Whether a stage has an ADD of a URL or Git repository (it then needs a download directory).
 fn has_remote_add(rs: &ResolvedStage) -> bool {
     rs.steps.iter().any(|s| match &s.instruction.kind {
         InstructionKind::Add(a) => a
             .sources
             .iter()
-            .any(|src| matches!(src, Source::Path(p) if crate::remote_source::is_url(p))),
+            .any(|src| matches!(src, Source::Path(p) if crate::remote_source::is_url(p) || crate::remote_source::is_git(p))),
         _ => false,
     })
 }

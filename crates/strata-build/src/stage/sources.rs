@@ -55,6 +55,41 @@ impl StageRun<'_, '_> {
         Ok(())
     }
 
+    /// Copy ADD's Git checkouts' contents into `dest`, as a directory source is copied.
+    pub(super) fn place_checkouts(
+        &self,
+        checkouts: &[crate::git_source::GitCheckout],
+        dest: &str,
+        flags: &strata_dockerfile::ast::CopyFlags,
+        lowers: &[PathBuf],
+        fs_dir: &std::path::Path,
+    ) -> Result<()> {
+        if checkouts.is_empty() {
+            return Ok(());
+        }
+        let owner = match &flags.chown {
+            None => None,
+            Some(spec) => Some(self.resolve_owner(spec, lowers)?),
+        };
+        let workdir = self.state.workdir();
+        let sources = [strata_dockerfile::ast::Source::Path(".".into())];
+        for c in checkouts {
+            let job = CopyJob {
+                sources: &sources,
+                dest,
+                workdir: &workdir,
+                owner,
+                chmod: flags.chmod.as_ref(),
+                parents: false,
+                exclude: &flags.exclude,
+                unpack_archives: false,
+                reuse: None,
+            };
+            copy_step::stage_copy(&job, &SourceRoot::Dir(&c.root), lowers, fs_dir)?;
+        }
+        Ok(())
+    }
+
     /// Snapshot dirs (bottom first) of a stage or image named by `--from` / `from=`.
     pub(super) fn lowers_of(&self, from: &str) -> Result<Vec<PathBuf>> {
         if let Some(i) = self.sh.plan.resolved.stage_index(from) {
