@@ -160,6 +160,19 @@ fn add_from_git_checks_out_refs_and_subdirectories() {
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let root = e.rootfs(&e.df(&format!("FROM busybox\nADD {url}#{sha} /c\n")), &[]);
     assert_eq!(read(&root, "c/README"), "one\n");
+    // --checksum is the commit or a prefix of it.
+    let short = &sha[..7];
+    e.build_ok(
+        &e.df(&format!(
+            "FROM busybox\nADD --checksum={short} {url}#v1 /c\n"
+        )),
+        &[],
+    );
+    let err = e.build_err(
+        &e.df(&format!("FROM busybox\nADD --checksum={short} {url} /c\n")),
+        &[],
+    );
+    assert!(err.contains("does not match --checksum"), "{err}");
 
     let err = e.build_err(&e.df(&format!("FROM busybox\nADD {url}#nope /x\n")), &[]);
     assert!(

@@ -76,6 +76,12 @@ impl StageRun<'_, '_> {
                 let (remote, local): (Vec<&Source>, Vec<&Source>) = rest
                     .into_iter()
                     .partition(|s| matches!(s, Source::Path(p) if crate::remote_source::is_url(p)));
+                if a.checksum.is_some() && a.sources.len() > 1 {
+                    return Err(BuildError::new(
+                        BuildErrorKind::Dockerfile,
+                        "ADD --checksum can't be specified for multiple sources",
+                    ));
+                }
                 self.git_checkouts.borrow_mut().clear();
                 let keep_git_dir = a.keep_git_dir.unwrap_or(false);
                 for (i, s) in git.iter().enumerate() {
@@ -85,6 +91,18 @@ impl StageRun<'_, '_> {
                         .as_ref()
                         .ok_or_else(|| BuildError::internal("no download dir"))?;
                     let c = crate::git_source::checkout(src, dir.path(), i, keep_git_dir)?;
+                    // For a Git source the checksum is the commit, or a prefix of it.
+                    if let Some(sum) = &a.checksum {
+                        if sum.is_empty() || !c.commit.starts_with(&sum.to_ascii_lowercase()) {
+                            return Err(BuildError::new(
+                                BuildErrorKind::Dockerfile,
+                                format!(
+                                    "ADD {src}: commit {} does not match --checksum={sum}",
+                                    c.commit
+                                ),
+                            ));
+                        }
+                    }
                     inputs.inputs.insert(
                         format!("git:{src}"),
                         format!("{} keep-git-dir={keep_git_dir}", c.commit),
@@ -94,7 +112,7 @@ impl StageRun<'_, '_> {
                 if a.checksum.is_some() && !local.is_empty() {
                     return Err(BuildError::new(
                         BuildErrorKind::Dockerfile,
-                        "ADD --checksum applies to URL sources only",
+                        "ADD --checksum applies to URL and Git sources only",
                     ));
                 }
                 let local: Vec<Source> = local.into_iter().cloned().collect();
