@@ -32,8 +32,9 @@ use super::images::{
 use crate::output::human_size;
 use crate::Global;
 
+/// The flags `image prune` and `system prune` share.
 #[derive(Args, Debug)]
-pub struct PruneArgs {
+pub struct Selection {
     /// Remove all unused images, not just dangling ones
     #[arg(short, long)]
     pub all: bool,
@@ -43,6 +44,12 @@ pub struct PruneArgs {
     /// Provide filter values (until=<time>, label=<key>[=<value>], label!=<key>[=<value>])
     #[arg(long = "filter", value_name = "FILTER")]
     pub filter: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub select: Selection,
     /// Apply the retention rules in this TOML file instead of removing dangling images
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -173,7 +180,7 @@ fn reclaimable(store: &Store, all: &[Image], doomed: &BTreeSet<Digest>) -> u64 {
 }
 
 fn run_policy(args: &PruneArgs, path: &PathBuf, store: &Store) -> anyhow::Result<ExitCode> {
-    if args.all || !args.filter.is_empty() {
+    if args.select.all || !args.select.filter.is_empty() {
         bail!("--policy cannot be combined with -a/--all or --filter\nhint: put the selection in the policy rules");
     }
     let text = std::fs::read_to_string(path)
@@ -208,7 +215,7 @@ fn run_policy(args: &PruneArgs, path: &PathBuf, store: &Store) -> anyhow::Result
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.force
+    if !args.select.force
         && !confirm(&format!(
             "WARNING! This will remove {} tag(s) as {} says.",
             plan.len(),
@@ -254,7 +261,7 @@ pub fn run(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.policy {
         return run_policy(&args, path, &store);
     }
-    let pred = image_filter(args.all, &args.filter)?;
+    let pred = image_filter(args.select.all, &args.select.filter)?;
     if args.dry_run {
         let images = store.list_images().map_err(store_err)?;
         let doomed: BTreeSet<Digest> = images
@@ -277,12 +284,12 @@ pub fn run(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let warning = if args.all {
+    let warning = if args.select.all {
         "WARNING! This will remove all images without at least one container associated to them."
     } else {
         "WARNING! This will remove all dangling images."
     };
-    if !args.force && !confirm(warning)? {
+    if !args.select.force && !confirm(warning)? {
         return Ok(ExitCode::SUCCESS);
     }
     let lines = remove_images(&store, pred)?;

@@ -25,15 +25,8 @@ pub enum SystemCommand {
 
 #[derive(Args, Debug)]
 pub struct PruneArgs {
-    /// Remove all unused images, not just dangling ones
-    #[arg(short, long)]
-    pub all: bool,
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    pub force: bool,
-    /// Provide filter values for images (until=<time>, label=<key>[=<value>], label!=...)
-    #[arg(long = "filter", value_name = "FILTER")]
-    pub filter: Vec<String>,
+    #[command(flatten)]
+    pub select: super::prune::Selection,
     /// Prune anonymous volumes (strata keeps no volumes: refused)
     #[arg(long)]
     pub volumes: bool,
@@ -63,14 +56,14 @@ fn prune(args: PruneArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if args.volumes {
         anyhow::bail!("--volumes: strata keeps no volumes, so there are none to prune");
     }
-    let pred = super::prune::image_filter(args.all, &args.filter)?;
-    let images = if args.all {
+    let pred = super::prune::image_filter(args.select.all, &args.select.filter)?;
+    let images = if args.select.all {
         "all images without at least one container associated to them"
     } else {
         "all dangling images"
     };
     let warning = format!("WARNING! This will remove:\n  - {images}\n  - all build cache\n");
-    if !args.force && !super::prune::confirm(&warning)? {
+    if !args.select.force && !super::prune::confirm(&warning)? {
         return Ok(ExitCode::SUCCESS);
     }
     let store = open_store(global)?;
