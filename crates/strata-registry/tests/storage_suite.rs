@@ -47,6 +47,16 @@ async fn ranges(b: Backend) {
     assert_eq!(collect(&*s, "v1/r", 10, Some(20)).await, &data[10..20]);
     assert_eq!(collect(&*s, "v1/r", 99_990, None).await, &data[99_990..]);
     assert!(s.get_range("v1/missing", 0, None).await.is_err());
+    // Several read chunks, with ranges starting and ending inside them.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    s.put("v1/big", Bytes::from(big.clone())).await.unwrap();
+    assert_eq!(collect(&*s, "v1/big", 0, None).await, big);
+    assert_eq!(
+        collect(&*s, "v1/big", 1000, Some(2_500_001)).await,
+        &big[1000..2_500_001]
+    );
+    assert_eq!(collect(&*s, "v1/big", 262_144, None).await, &big[262_144..]);
+    assert!(collect(&*s, "v1/big", 5, Some(5)).await.is_empty());
 }
 
 async fn streaming_put(b: Backend) {
@@ -57,6 +67,15 @@ async fn streaming_put(b: Backend) {
     let n = s.put_stream("v1/big", st).await.unwrap();
     assert_eq!(n, 20 << 20);
     assert_eq!(s.stat("v1/big").await.unwrap().unwrap().size, 20 << 20);
+    // Big enough to be synced in the background while written, in uneven chunks.
+    let parts: Vec<Bytes> = (0..90u32)
+        .map(|i| Bytes::from(vec![i as u8; 400_000 + i as usize]))
+        .collect();
+    let expect: Vec<u8> = parts.concat();
+    let st = futures::stream::iter(parts.into_iter().map(Ok)).boxed();
+    let n = s.put_stream("v1/bigger", st).await.unwrap();
+    assert_eq!(n, expect.len() as u64);
+    assert!(collect(&*s, "v1/bigger", 0, None).await == expect);
     // A failing body leaves nothing behind.
     let bad = futures::stream::iter(vec![
         Ok(Bytes::from_static(b"x")),
