@@ -86,11 +86,8 @@ impl StageRun<'_, '_> {
                 let keep_git_dir = a.keep_git_dir.unwrap_or(false);
                 for (i, s) in git.iter().enumerate() {
                     let Source::Path(src) = s else { continue };
-                    let dir = self
-                        .download_dir
-                        .as_ref()
-                        .ok_or_else(|| BuildError::internal("no download dir"))?;
-                    let c = crate::git_source::checkout(src, dir.path(), i, keep_git_dir)?;
+                    let dir = self.download_path()?;
+                    let c = crate::git_source::checkout(src, dir, i, keep_git_dir)?;
                     // For a Git source the checksum is the commit, or a prefix of it.
                     if let Some(sum) = &a.checksum {
                         if sum.is_empty() || !c.commit.starts_with(&sum.to_ascii_lowercase()) {
@@ -119,11 +116,8 @@ impl StageRun<'_, '_> {
                 self.downloads.borrow_mut().clear();
                 for (i, s) in remote.iter().enumerate() {
                     let Source::Path(url) = s else { continue };
-                    let dir = self
-                        .download_dir
-                        .as_ref()
-                        .ok_or_else(|| BuildError::internal("no download dir"))?;
-                    let f = crate::remote_source::fetch(url, dir.path(), i, a.checksum.as_deref())?;
+                    let dir = self.download_path()?;
+                    let f = crate::remote_source::fetch(url, dir, i, a.checksum.as_deref())?;
                     inputs
                         .inputs
                         .insert(format!("url:{url}"), f.digest.to_string());
@@ -159,6 +153,14 @@ impl StageRun<'_, '_> {
                 other.keyword()
             ))),
         }
+    }
+
+    /// Where this stage's ADD puts URL downloads and Git checkouts.
+    fn download_path(&self) -> Result<&std::path::Path> {
+        self.download_dir
+            .as_ref()
+            .map(|d| d.path())
+            .ok_or_else(|| BuildError::internal("no download dir"))
     }
 
     pub(super) fn describe_copy(
