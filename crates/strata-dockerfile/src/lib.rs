@@ -44,5 +44,5 @@ pub mod syntax;
 pub use ast::*;
 pub use error::{ErrorKind, ParseError};
 pub use instructions::mount::MountSpec;
-pub use instructions::parse;
+pub use instructions::{instruction_from_node, parse};
 pub use span::{Position, Span};

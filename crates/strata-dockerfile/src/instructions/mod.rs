@@ -142,8 +142,9 @@ fn err(node: &Node, message: impl Into<String>, hint: impl Into<String>) -> Pars
         .with_hint(hint)
 }
 
-/// Validates one node into a typed instruction.
-pub(crate) fn instruction_from_node(node: &Node) -> Result<Instruction, ParseError> {
+/// Validates one syntax node into a typed instruction. Public so tools that work on
+/// fragments (the linter reads files without FROM) can type nodes one at a time.
+pub fn instruction_from_node(node: &Node) -> Result<Instruction, ParseError> {
     let kw = node.value.to_ascii_lowercase();
     if !KEYWORDS.contains(&kw.as_str()) {
         let suggestion = KEYWORDS

@@ -1,0 +1,1 @@
+//! BuildKit's build checks.
