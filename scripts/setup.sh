@@ -34,6 +34,12 @@ if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q 'moto[server]'
 fi
 
+# Python peers and oracles (format validators, independent crypto) in one venv under target/.
+VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check \
+  pynacl cryptography      # cosign key and signature oracles (strata-sign)
+
 # The test runner.
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
