@@ -115,7 +115,6 @@ fn add(ctx: &mut Ctx<'_>, idx: usize) {
     if plain_file && !sources.is_empty() {
         ctx.hit("DL3020", it.line);
     }
-    many_sources_need_dir(ctx, idx);
 }
 
 fn many_sources_need_dir(ctx: &mut Ctx<'_>, idx: usize) {
