@@ -34,10 +34,20 @@ fn corpus() -> Vec<PathBuf> {
 
 type Pairs = BTreeSet<(String, usize)>;
 
+/// `NAME.hadolint.yaml` beside `NAME.Dockerfile`: a configuration both linters read.
+fn sidecar_config(file: &Path) -> Option<PathBuf> {
+    let p = file.with_extension("hadolint.yaml");
+    p.exists().then_some(p)
+}
+
 fn hadolint_pairs(hadolint: &Path, file: &Path) -> Pairs {
     // An empty home and config dir: hadolint must not pick up a user's configuration.
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(hadolint)
+    let mut cmd = Command::new(hadolint);
+    if let Some(c) = sidecar_config(file) {
+        cmd.arg("--config").arg(c);
+    }
+    let out = cmd
         .args(["--no-fail", "--no-color", "-f", "json"])
         .arg(file)
         .current_dir(home.path())
@@ -62,7 +72,10 @@ fn hadolint_pairs(hadolint: &Path, file: &Path) -> Pairs {
 
 fn strata_pairs(file: &Path) -> Pairs {
     let text = std::fs::read_to_string(file).unwrap();
-    lint(&text, "Dockerfile", &Config::default())
+    let config = sidecar_config(file).map_or_else(Config::default, |c| {
+        Config::from_yaml(&std::fs::read_to_string(c).unwrap()).unwrap()
+    });
+    lint(&text, "Dockerfile", &config)
         .into_iter()
         .filter(|f| f.code.starts_with("DL"))
         .map(|f| (f.code, f.line))
