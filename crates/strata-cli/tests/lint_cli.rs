@@ -181,3 +181,105 @@ fn shellcheck_findings_map_to_run_lines() {
     assert_eq!(sc2154[0].2, 3);
     assert!(f.iter().any(|(c, _, l)| c == "SC3028" && *l == 4), "{f:?}");
 }
+
+fn build(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--root")
+        .arg(dir.join("store"))
+        .arg("build")
+        .args(args)
+        .arg(dir.join("ctx"))
+        .output()
+        .unwrap()
+}
+
+fn context(dir: &Path, dockerfile: &str) {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(ctx.join("a.txt"), "a").unwrap();
+    std::fs::write(ctx.join(".dockerignore"), "secret.txt\n").unwrap();
+    std::fs::write(ctx.join("secret.txt"), "s").unwrap();
+}
+
+#[test]
+fn build_check_lints_without_building() {
+    let dir = tempfile::tempdir().unwrap();
+    context(
+        dir.path(),
+        "FROM scratch as Base\nCOPY a.txt /a\nCMD echo hi\n",
+    );
+    let out = build(dir.path(), &["--check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(" 3 warnings found:"), "{err}");
+    assert!(
+        err.contains(" - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" - StageNameCasing: Stage name 'Base' should be lowercase (line 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" - JSONArgsRecommended: JSON arguments recommended for CMD"),
+        "{err}"
+    );
+    assert!(err.contains("   3 | >>> CMD echo hi"), "{err}");
+    assert!(
+        err.contains("Check complete, 3 warnings have been found!"),
+        "{err}"
+    );
+
+    context(
+        dir.path(),
+        "# check=skip=all\nFROM scratch\nCOPY a.txt /a\n",
+    );
+    let out = build(dir.path(), &["--check"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Check complete, no warnings found."));
+}
+
+#[test]
+fn build_prints_warnings_and_check_error_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "FROM scratch\nCOPY a.txt /app/\nCMD echo hi\n");
+    let out = build(dir.path(), &["--progress", "plain", "-t", "checked:1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(" 1 warning found:\n - JSONArgsRecommended"),
+        "{err}"
+    );
+
+    // A failing build still shows the warning that explains it.
+    context(dir.path(), "FROM scratch\nCOPY a.txt secret.txt /app/\n");
+    let out = build(dir.path(), &["--progress", "plain"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("CopyIgnoredFile: Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore (line 2)"), "{err}");
+
+    context(
+        dir.path(),
+        "# check=error=true\nFROM scratch\nCOPY a.txt /a\nCMD echo hi\n",
+    );
+    let out = build(dir.path(), &["-t", "checked:2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("lint violation found for rules: JSONArgsRecommended"),
+        "{err}"
+    );
+    // The build did not run: nothing was tagged.
+    let images = Command::new(BIN)
+        .arg("--root")
+        .arg(dir.path().join("store"))
+        .args(["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&images.stdout);
+    assert!(
+        listed.contains("checked:1") && !listed.contains("checked:2"),
+        "{listed}"
+    );
+}

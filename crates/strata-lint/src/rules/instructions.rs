@@ -170,7 +170,7 @@ fn from(ctx: &mut Ctx<'_>, idx: usize) {
 }
 
 /// `$NAME` / `${NAME…}` references in `value`.
-pub(super) fn var_refs(value: &str) -> Vec<String> {
+pub(crate) fn var_refs(value: &str) -> Vec<String> {
     let chars: Vec<char> = value.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
