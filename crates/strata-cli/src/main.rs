@@ -82,6 +82,8 @@ enum Command {
     Manifest(commands::manifest::ManifestCommand),
     /// Copy an image between registries, OCI layouts, archives and the store
     Copy(commands::copy::CopyArgs),
+    /// Lint Dockerfiles with hadolint's rules (and ShellCheck inside RUN)
+    Lint(commands::lint::LintArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
         Command::Logout(a) => commands::login::run_logout(a, &global),
         Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
         Command::Copy(a) => commands::copy::run(a, &global),
+        Command::Lint(a) => commands::lint::run(a, &global),
     };
     match result {
         Ok(code) => code,

@@ -142,7 +142,8 @@ pub fn lint_all(
     out
 }
 
-/// True when any finding is at least as severe as `threshold`.
+/// True when any finding is at least as severe as `threshold` (`Ignore` = "none":
+/// nothing fails).
 pub fn fails(findings: &[Finding], threshold: Level) -> bool {
-    findings.iter().any(|f| f.level <= threshold)
+    threshold != Level::Ignore && findings.iter().any(|f| f.level <= threshold)
 }

@@ -6,6 +6,7 @@
 //! stdin Dockerfile, `.dockerignore`) are resolved by [`source`]; option values by [`args`].
 
 mod args;
+mod checks;
 mod export;
 mod progress;
 mod remote_cache;
@@ -94,6 +95,9 @@ pub struct BuildArgs {
     /// Export build cache: type=registry,ref=REF | type=local,dest=DIR [,mode=min|max]
     #[arg(long = "cache-to", value_name = "SPEC")]
     pub cache_to: Vec<String>,
+    /// Run BuildKit's build checks only, without building (exit 1 on warnings)
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub unsupported: Unsupported,
 }
@@ -331,6 +335,19 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let src = source::resolve(&a.context, a.file.as_deref(), &scratch)?;
     let opts = options(&a, &src)?;
+    let report = checks::run(&opts)?;
+    if a.check {
+        eprint!("{}", checks::check_only(&report, &opts));
+        return Ok(if report.warnings.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if let Some(violation) = strata_lint::buildcheck::violation_error(&report) {
+        eprint!("{}", checks::summary(&report, &opts));
+        bail!("failed to solve: {violation}");
+    }
     let mut caches = remote_cache::Caches::open(&a.cache_from, &a.cache_to)?;
     let renderer = Renderer::new(plan.mode, a.explain_cache);
     let outcome = match strata_build::build_with_cache(&store, &opts, &renderer, caches.source()) {
@@ -338,6 +355,7 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
         Err(e) => {
             renderer.finish(&[]);
             caches.print_warnings();
+            eprint!("{}", checks::summary(&report, &opts));
             bail!("failed to solve: {e}");
         }
     };
@@ -369,6 +387,9 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     lines.extend(caches.export(&store, &outcome)?);
     renderer.finish(&lines);
     caches.print_warnings();
+    if !plan.quiet {
+        eprint!("{}", checks::summary(&report, &opts));
+    }
     if let Some(path) = &a.iidfile {
         std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -115,7 +115,6 @@ fn add(ctx: &mut Ctx<'_>, idx: usize) {
     if plain_file && !sources.is_empty() {
         ctx.hit("DL3020", it.line);
     }
-    many_sources_need_dir(ctx, idx);
 }
 
 fn many_sources_need_dir(ctx: &mut Ctx<'_>, idx: usize) {
@@ -171,7 +170,7 @@ fn from(ctx: &mut Ctx<'_>, idx: usize) {
 }
 
 /// `$NAME` / `${NAME…}` references in `value`.
-pub(super) fn var_refs(value: &str) -> Vec<String> {
+pub(crate) fn var_refs(value: &str) -> Vec<String> {
     let chars: Vec<char> = value.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;

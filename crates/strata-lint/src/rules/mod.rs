@@ -4,6 +4,10 @@
 //! RUN), [`stages`] (rules that follow state through stages), [`labels`] (label schema).
 
 mod instructions;
+/// Helpers the build checks share with the DL rules.
+pub(crate) mod instructions_public {
+    pub(crate) use super::instructions::{is_sensitive_name, var_refs};
+}
 mod labels;
 mod packages;
 mod stages;

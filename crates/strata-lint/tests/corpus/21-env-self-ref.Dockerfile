@@ -1,0 +1,9 @@
+FROM python:3.11-alpine
+ENV APP_HOME=/app APP_BIN=$APP_HOME/bin
+ENV PATH=$APP_HOME/bin:$PATH
+ENV PIP_NO_CACHE_DIR=1
+RUN pip install flask==3.0.0
+ARG GITHUB_TOKEN
+ENV DB_PASSWORD=changeme
+WORKDIR ${APP_HOME}
+CMD ["flask", "run"]

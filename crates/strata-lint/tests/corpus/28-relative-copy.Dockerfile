@@ -1,0 +1,5 @@
+FROM nginx:1.25
+COPY nginx.conf etc/nginx/nginx.conf
+COPY html .
+WORKDIR /usr/share/nginx/html
+COPY index.html .
