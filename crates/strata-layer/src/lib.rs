@@ -39,6 +39,7 @@
 
 pub mod apply;
 pub mod compress;
+pub mod content_size;
 pub mod digest_io;
 pub mod entry;
 pub mod error;
@@ -51,6 +52,7 @@ pub use apply::{
     apply_layer, ApplyOptions, ApplyStats, DevicePolicy, Ownership, SymlinkPolicy, WhiteoutMode,
 };
 pub use compress::{decompress, detect, CompressOptions, Compression, Encoder};
+pub use content_size::{dir_content_size, tar_content_size};
 pub use digest_io::{DigestReader, LayerDigests, LayerReader, LayerWriter};
 pub use entry::{Entry, EntryKind, FileData};
 pub use error::{Error, ErrorKind, Result};

@@ -32,6 +32,7 @@
 mod build_support;
 mod check;
 mod content;
+mod content_size;
 mod derived;
 mod error;
 mod gc;
@@ -49,6 +50,7 @@ use std::path::{Path, PathBuf};
 pub use build_support::{BuiltLayer, StoreUseGuard, GC_ROOTS_TABLE};
 pub use check::Problem;
 pub use content::{BlobSource, BlobWriter, VerifyingReader, INGEST_GRACE};
+pub use content_size::LAYER_CONTENT_SIZES_TABLE;
 pub use derived::{
     snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm, DERIVED_TAR_FORMAT,
 };

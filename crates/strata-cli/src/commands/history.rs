@@ -50,6 +50,20 @@ struct ConfigHistory {
     history: Vec<HistoryEntry>,
 }
 
+/// docker's history time: Go's `time.RFC3339` of the step's whole seconds in local time
+/// (`2024-01-02T03:04:05Z` in UTC, `…+01:00` elsewhere); the zero time when unknown.
+fn created_at_rfc3339(t: Option<DateTime<Utc>>) -> String {
+    let Some(t) = t else {
+        return "0001-01-01T00:00:00Z".into();
+    };
+    let local = t.with_timezone(&chrono::Local);
+    if local.offset().local_minus_utc() == 0 {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    } else {
+        local.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+}
+
 /// docker's `Ellipsis`: at most `max` characters, the last one `…` when cut.
 fn ellipsis(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -85,27 +99,33 @@ pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
         )
     })?;
     let now = Utc::now();
-    // Pair each non-empty history step with its layer, bottom up.
-    let mut layers = r.layers.iter();
+    // Pair each non-empty history step with its layer, bottom up; sizes as docker counts
+    // them (the layer's unpacked content).
+    let sizes = store.layer_content_sizes(&[r]).map_err(store_err)?;
+    let mut layers = r.diff_ids.iter();
     let mut items: Vec<(String, Value)> = Vec::new();
     for h in &config.history {
         let size = if h.empty_layer {
             0
         } else {
-            layers.next().map(|l| l.size).unwrap_or(0)
+            layers
+                .next()
+                .and_then(|d| sizes.get(d).copied())
+                .unwrap_or(0)
         };
         let created_by = h.created_by.replace('\t', " ");
-        let created_by = if args.no_trunc || !args.human {
+        let created_by = if args.no_trunc {
             created_by
         } else {
             ellipsis(&created_by, 45)
         };
+        let created_at = created_at_rfc3339(h.created);
         let v = json!({
             "ID": "<missing>",
             "CreatedSince": if args.human { created_since(h.created, now) } else {
-                h.created.map(|c| c.to_rfc3339()).unwrap_or_default()
+                created_at.clone()
             },
-            "CreatedAt": h.created.map(|c| c.to_rfc3339()).unwrap_or_default(),
+            "CreatedAt": created_at,
             "CreatedBy": created_by,
             "Size": if args.human { human_size(size) } else { size.to_string() },
             "Comment": h.comment,
@@ -124,11 +144,13 @@ pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let fmt = Formatter::new(
-        args.format.as_deref(),
-        "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-        HEADERS,
-    )?;
+    // Without -H docker's default table shows the absolute time, headed CREATED AT.
+    let default = if args.human {
+        "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    } else {
+        "{{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+    };
+    let fmt = Formatter::new(args.format.as_deref(), default, HEADERS)?;
     let values: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
     print!("{}", fmt.render(&values)?);
     Ok(ExitCode::SUCCESS)
@@ -136,6 +158,17 @@ pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn created_at_is_go_rfc3339_in_whole_seconds() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-06T03:58:02.873428395Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        if chrono::Local::now().offset().local_minus_utc() == 0 {
+            assert_eq!(super::created_at_rfc3339(Some(t)), "2026-12-06T03:58:02Z");
+        }
+        assert_eq!(super::created_at_rfc3339(None), "0001-01-01T00:00:00Z");
+    }
+
     #[test]
     fn ellipsis_cuts_to_max() {
         assert_eq!(super::ellipsis("abcdef", 4), "abc…");

@@ -37,7 +37,7 @@ pub enum ImageCommand {
 pub fn run_image(cmd: ImageCommand, global: &Global) -> anyhow::Result<ExitCode> {
     match cmd {
         ImageCommand::Ls(a) => run(a, global),
-        ImageCommand::Inspect(a) => super::inspect::run(a, global),
+        ImageCommand::Inspect(a) => super::inspect::run_image(a, global),
         ImageCommand::History(a) => super::history::run(a, global),
         ImageCommand::Tag(a) => super::tag::run(a, global),
         ImageCommand::Rm(a) => super::rmi::run(a, global),
@@ -316,7 +316,13 @@ pub(crate) fn short_id(id: &strata_oci::Digest, no_trunc: bool) -> String {
     }
 }
 
-fn row_value(img: &Image, tag: Option<&TagRef>, no_trunc: bool, now: DateTime<Utc>) -> Value {
+fn row_value(
+    img: &Image,
+    tag: Option<&TagRef>,
+    size: u64,
+    no_trunc: bool,
+    now: DateTime<Utc>,
+) -> Value {
     let r = &img.record;
     json!({
         "Containers": "N/A",
@@ -326,10 +332,10 @@ fn row_value(img: &Image, tag: Option<&TagRef>, no_trunc: bool, now: DateTime<Ut
         "ID": short_id(&r.config_digest, no_trunc),
         "Repository": tag.map(|t| t.familiar_repository().to_owned()).unwrap_or_else(|| "<none>".into()),
         "SharedSize": "N/A",
-        "Size": human_size(r.size),
+        "Size": human_size(size),
         "Tag": tag.map(|t| t.tag.clone()).unwrap_or_else(|| "<none>".into()),
         "UniqueSize": "N/A",
-        "VirtualSize": human_size(r.size),
+        "VirtualSize": human_size(size),
     })
 }
 
@@ -365,9 +371,14 @@ pub fn run(args: ImagesArgs, global: &Global) -> anyhow::Result<ExitCode> {
         "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
     let fmt = Formatter::new(args.format.as_deref(), default, HEADERS)?;
+    let records: Vec<&strata_store::ImageRecord> = rows.iter().map(|(i, _)| &i.record).collect();
+    let sizes = store.layer_content_sizes(&records).map_err(store_err)?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|(i, t)| row_value(i, t.as_ref(), args.no_trunc, now))
+        .map(|(i, t)| {
+            let size = store.image_content_size(&i.record, &sizes);
+            row_value(i, t.as_ref(), size, args.no_trunc, now)
+        })
         .collect();
     print!("{}", fmt.render(&items)?);
     Ok(ExitCode::SUCCESS)

@@ -3,12 +3,16 @@
 
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use clap::Args;
-use serde_json::{json, Map, Value};
-use strata_store::{Image, Store};
+use serde_json::{Map, Value};
+use strata_store::{ErrorKind, Image, Store};
 
 use super::images::{open_store, store_err};
-use crate::output::Formatter;
+use super::inspect_model::{image_inspect, InspectFacts};
+use crate::output::template::Template;
+use crate::output::GoValue;
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -16,13 +20,47 @@ pub struct InspectArgs {
     /// Format output using a custom template ('json' or a Go template)
     #[arg(short, long)]
     pub format: Option<String>,
+    /// Display total file sizes (images always show theirs; accepted as docker accepts it)
+    #[arg(short, long)]
+    pub size: bool,
+    /// Return JSON for objects of this type only (strata's objects are images)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub object_type: Option<String>,
     /// Images to inspect (name, ID or ID prefix)
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
 
+/// Object types `docker inspect --type` knows; strata has only images.
+const DOCKER_TYPES: &[&str] = &[
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
+/// Repository digests of an image: only where a registry gave or took the manifest.
+pub(crate) fn repo_digests(img: &Image) -> Vec<String> {
+    let mut repos: Vec<String> = img
+        .tags
+        .iter()
+        .map(|t| t.familiar_repository().to_owned())
+        .collect();
+    repos.dedup();
+    repos
+        .iter()
+        .map(|repo| format!("{repo}@{}", img.record.manifest_digest))
+        .collect()
+}
+
 /// docker's `ImageInspect` for one image.
-pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<Value> {
+pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<GoValue> {
     let r = &img.record;
     let config_bytes = store
         .read_blob_verified(&r.config_digest)
@@ -30,83 +68,128 @@ pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<Value>
     let config: Map<String, Value> = serde_json::from_slice(&config_bytes).map_err(|e| {
         anyhow::anyhow!("image config {} is not a JSON object: {e}", r.config_digest)
     })?;
-    let get = |k: &str| config.get(k).cloned();
-    let str_of = |k: &str| {
-        get(k)
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
-    };
-    let mut repos: Vec<String> = img
-        .tags
+    let sizes = store.layer_content_sizes(&[r]).map_err(store_err)?;
+    let snapshots: Option<Vec<String>> = r
+        .chain_ids()
         .iter()
-        .map(|t| t.familiar_repository().to_owned())
+        .map(|c| store.snapshot_path(c).map(|p| p.display().to_string()))
         .collect();
-    repos.dedup();
-    let mut v = json!({
-        "Id": r.config_digest.to_string(),
-        "RepoTags": img.tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
-        "RepoDigests": repos.iter().map(|repo| format!("{repo}@{}", r.manifest_digest)).collect::<Vec<_>>(),
-        "Parent": "",
-        "Comment": str_of("comment"),
-        "Created": get("created").unwrap_or(Value::String(String::new())),
-        "DockerVersion": str_of("docker_version"),
-        "Author": str_of("author"),
-        "Config": get("config").unwrap_or(Value::Null),
-        "Architecture": str_of("architecture"),
+    let graph_data = snapshots.filter(|s| !s.is_empty()).map(|mut s| {
+        let mut data = BTreeMap::new();
+        data.insert("UpperDir".to_owned(), s.pop().expect("not empty"));
+        if !s.is_empty() {
+            s.reverse();
+            data.insert("LowerDir".to_owned(), s.join(":"));
+        }
+        data
     });
-    let o = v.as_object_mut().expect("object literal");
-    if let Some(variant) = get("variant") {
-        o.insert("Variant".into(), variant);
-    }
-    o.insert("Os".into(), Value::String(str_of("os")));
-    if let Some(osv) = get("os.version") {
-        o.insert("OsVersion".into(), osv);
-    }
-    o.insert("Size".into(), Value::from(r.size));
-    o.insert(
-        "RootFS".into(),
-        json!({"Type": "layers", "Layers": r.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>()}),
-    );
-    o.insert(
-        "Metadata".into(),
-        json!({"LastTagTime": r.added.to_rfc3339()}),
-    );
-    o.insert(
-        "Descriptor".into(),
-        json!({"mediaType": r.media_type.as_str(), "digest": r.manifest_digest.to_string(), "size": r.manifest_size}),
-    );
-    Ok(v)
+    let facts = InspectFacts {
+        id: r.config_digest.to_string(),
+        repo_tags: img.tags.iter().map(|t| t.familiar()).collect(),
+        repo_digests: repo_digests(img),
+        size: store.image_content_size(r, &sizes),
+        diff_ids: r.diff_ids.iter().map(|d| d.to_string()).collect(),
+        graph_data,
+        last_tag_time: (!img.tags.is_empty()).then_some(r.added),
+    };
+    Ok(image_inspect(&config, facts))
 }
 
+/// `strata inspect` (docker's generic `inspect`: a missing name is "No such object").
 pub fn run(args: InspectArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    inspect(args, global, "object")
+}
+
+/// `strata image inspect` (a missing name is "No such image").
+pub fn run_image(args: InspectArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    inspect(args, global, "image")
+}
+
+fn inspect(args: InspectArgs, global: &Global, what: &str) -> anyhow::Result<ExitCode> {
+    let what = match args.object_type.as_deref() {
+        None => what,
+        Some("image") => "image",
+        Some(t) if DOCKER_TYPES.contains(&t) => t,
+        Some(t) => {
+            eprintln!("{t:?} is not a valid value for --type");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.size {
+        eprintln!("WARNING: --size ignored for image");
+    }
+    // Parse the template before touching the store: a bad one exits 64, as docker's does.
+    let template = match args.format.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("json") => Some(Template::parse("{{json .}}").expect("valid template")),
+        Some(f) if f == "table" || f.starts_with("table ") => {
+            anyhow::bail!("inspect does not support table formats\nhint: use a Go template such as '{{{{.Id}}}}' or 'json'")
+        }
+        Some(_) => {
+            let text = args
+                .format
+                .as_deref()
+                .unwrap_or_default()
+                .replace("\\t", "\t")
+                .replace("\\n", "\n");
+            match Template::parse(&text) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("template parsing error: {e}");
+                    return Ok(ExitCode::from(64));
+                }
+            }
+        }
+    };
     let store = open_store(global)?;
     let mut values = Vec::new();
-    let mut failed = false;
+    let mut errors = Vec::new();
     for spec in &args.images {
-        match store.resolve(spec) {
+        let found = if what == "image" || what == "object" {
+            store.resolve(spec)
+        } else {
+            Err(strata_store::Error::new(ErrorKind::NotFound, spec.clone()))
+        };
+        match found {
             Ok(img) => values.push(inspect_value(&store, &img)?),
-            Err(e) => {
-                failed = true;
-                eprintln!("Error: {:#}", store_err(e));
+            Err(e) if e.kind() == ErrorKind::NotFound || what == "object" => {
+                errors.push(format!("Error: No such {what}: {spec}"))
             }
+            Err(e) => errors.push(format!("Error: {:#}", store_err(e))),
         }
     }
-    match args.format.as_deref() {
-        None | Some("") => {
-            println!("{}", serde_json::to_string_pretty(&Value::Array(values))?);
-        }
-        Some(f) => {
-            let f = if f.trim() == "json" { "{{json .}}" } else { f };
-            let fmt = Formatter::new(Some(f), "", &[])?;
-            if fmt.is_table() {
-                anyhow::bail!("inspect does not support table formats\nhint: use a Go template such as '{{{{.Id}}}}' or 'json'");
+    match template {
+        None => println!("{}", GoValue::List(Some(values)).to_json(Some("    "))),
+        Some(t) => {
+            let mut out = String::new();
+            for v in &values {
+                // As docker: the typed struct first, then the raw JSON with missing keys as
+                // errors, so both `.ID` and `.Id` work.
+                let rendered = t.render(v).or_else(|_| {
+                    let raw: Value =
+                        serde_json::from_str(&v.to_json(None)).expect("inspect JSON parses back");
+                    t.render_strict(&GoValue::from_raw_json(&raw))
+                });
+                match rendered {
+                    Ok(text) => {
+                        out.push_str(&text);
+                        out.push('\n');
+                    }
+                    Err(e) => errors.push(format!("template parsing error: {e}")),
+                }
             }
-            print!("{}", fmt.render(&values)?);
+            if out.is_empty() {
+                out.push('\n');
+            }
+            print!("{out}");
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    Ok(if errors.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }

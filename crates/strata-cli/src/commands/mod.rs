@@ -11,6 +11,7 @@ pub mod images;
 pub mod import;
 pub mod import_changes;
 pub mod inspect;
+pub mod inspect_model;
 pub mod lint;
 pub mod load;
 pub mod login;

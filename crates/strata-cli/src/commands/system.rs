@@ -105,38 +105,29 @@ fn with_percent(part: u64, total: u64) -> String {
 fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let store = open_store(global)?;
     let images = store.list_images().map_err(store_err)?;
-    let blob_sizes: BTreeMap<Digest, u64> = store
-        .list_blobs()
-        .map_err(store_err)?
-        .into_iter()
-        .map(|d| {
-            let n = store.blob_size(&d).unwrap_or(0);
-            (d, n)
-        })
-        .collect();
-    let blobs_of = |i: &strata_store::Image| -> BTreeSet<Digest> {
-        let mut s: BTreeSet<Digest> = i.record.layers.iter().map(|l| l.digest.clone()).collect();
-        s.insert(i.record.config_digest.clone());
-        s.insert(i.record.manifest_digest.clone());
-        s
+    // Sizes as docker counts them: each layer's unpacked content, a layer shared by several
+    // images counted once in the total.
+    let records: Vec<&strata_store::ImageRecord> = images.iter().map(|i| &i.record).collect();
+    let layer_sizes = store.layer_content_sizes(&records).map_err(store_err)?;
+    let layers_of = |i: &strata_store::Image| -> BTreeSet<Digest> {
+        i.record.diff_ids.iter().cloned().collect()
     };
     let mut refcount: BTreeMap<Digest, usize> = BTreeMap::new();
     let mut tagged_refs: BTreeSet<Digest> = BTreeSet::new();
     for i in &images {
-        for d in blobs_of(i) {
+        for d in layers_of(i) {
             *refcount.entry(d.clone()).or_default() += 1;
             if !i.tags.is_empty() {
                 tagged_refs.insert(d);
             }
         }
     }
-    // Blobs the build cache keeps are not freed by pruning images either.
-    tagged_refs.extend(store.gc_root_digests().map_err(store_err)?);
-    let total: u64 = blob_sizes.values().sum();
-    let reclaim: u64 = blob_sizes
-        .iter()
-        .filter(|(d, _)| !tagged_refs.contains(*d))
-        .map(|(_, n)| n)
+    let size_of = |d: &Digest| layer_sizes.get(d).copied().unwrap_or(0);
+    let total: u64 = refcount.keys().map(size_of).sum();
+    let reclaim: u64 = refcount
+        .keys()
+        .filter(|d| !tagged_refs.contains(*d))
+        .map(size_of)
         .sum();
     let snaps = store.list_snapshots().map_err(store_err)?;
     let live_chains: BTreeSet<Digest> = images.iter().flat_map(|i| i.record.chain_ids()).collect();
@@ -182,8 +173,8 @@ fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut items: Vec<Value> = Vec::new();
     for i in &images {
         let (mut shared, mut unique) = (0u64, 0u64);
-        for d in blobs_of(i) {
-            let n = blob_sizes.get(&d).copied().unwrap_or(0);
+        for d in layers_of(i) {
+            let n = size_of(&d);
             if refcount.get(&d).copied().unwrap_or(0) > 1 {
                 shared += n;
             } else {

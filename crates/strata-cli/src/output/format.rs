@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::go_value::GoValue;
 use super::table::TabWriter;
 use super::template::{Template, TemplateError};
 
@@ -54,10 +55,6 @@ impl Formatter {
         Ok(Formatter::Raw(Template::parse(&format)?))
     }
 
-    pub fn is_table(&self) -> bool {
-        matches!(self, Formatter::Table { .. })
-    }
-
     /// Render all items; the result ends with a newline unless empty.
     pub fn render(&self, items: &[Value]) -> Result<String, TemplateError> {
         match self {
@@ -72,16 +69,16 @@ impl Formatter {
             Formatter::Raw(t) => {
                 let mut out = String::new();
                 for i in items {
-                    out.push_str(&t.render(i)?);
+                    out.push_str(&t.render(&GoValue::from_row(i))?);
                     out.push('\n');
                 }
                 Ok(out)
             }
             Formatter::Table { template, header } => {
                 let mut tw = TabWriter::new();
-                tw.push(&template.render(header)?);
+                tw.push(&template.render(&GoValue::from_row(header))?);
                 for i in items {
-                    tw.push(&template.render(i)?);
+                    tw.push(&template.render(&GoValue::from_row(i))?);
                 }
                 let mut out = tw.render();
                 out.push('\n');

@@ -2,9 +2,11 @@
 //! Go templates, human sizes and "2 hours ago" times.
 
 pub mod format;
+pub mod go_value;
 pub mod human;
 pub mod table;
 pub mod template;
 
 pub use format::Formatter;
+pub use go_value::{Field, GoValue};
 pub use human::{created_at, created_since, human_size, human_size_prec};
