@@ -47,7 +47,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use build_support::{BuiltLayer, StoreUseGuard, GC_ROOTS_TABLE};
-pub use check::Problem;
+pub use check::{Problem, ProblemKind};
 pub use content::{BlobSource, BlobWriter, VerifyingReader, INGEST_GRACE};
 pub use derived::{
     snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm, DERIVED_TAR_FORMAT,
