@@ -17,8 +17,20 @@ use std::path::{Path, PathBuf};
 
 use strata_oci::Digest;
 
+use strata_layer::{TarKind, TarReader};
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::sink::{ingest_sniffed, BlobSink, Ingested};
+
+/// A tar format error, naming the entry as the reader does.
+fn tar_err(e: strata_layer::Error) -> Error {
+    let kind = match e.kind() {
+        strata_layer::ErrorKind::Io => ErrorKind::Io,
+        strata_layer::ErrorKind::Unsupported => ErrorKind::Unsupported,
+        _ => ErrorKind::Malformed,
+    };
+    Error::new(kind, format!("reading archive: {e}")).with_source(e)
+}
 
 /// Files up to this size are kept in memory (documents: manifests, configs, index.json).
 pub const SMALL_FILE_LIMIT: u64 = 4 << 20;
@@ -87,24 +99,21 @@ impl TarFiles {
     /// Read the whole tar stream, committing large files and `blobs/` files to `sink`.
     pub fn collect(reader: &mut dyn Read, sink: &mut dyn BlobSink) -> Result<Self> {
         let mut files = TarFiles::default();
-        let mut archive = tar::Archive::new(reader);
-        let entries = archive
-            .entries()
-            .map_err(|e| Error::io("reading archive", None, e))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| Error::io("reading archive entry", None, e))?;
-            let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        // strata-layer's hardened reader: capped extension headers, POSIX-only prefix.
+        let mut archive = TarReader::new(std::io::BufReader::with_capacity(256 << 10, reader));
+        while let Some(header) = archive.next_header().map_err(tar_err)? {
+            let raw = String::from_utf8_lossy(&header.path).into_owned();
             let path = normalize(&raw)?;
-            let kind = entry.header().entry_type();
-            if kind.is_dir() || path.is_empty() {
+            let kind = header.kind;
+            if kind == TarKind::Dir || path.is_empty() {
                 continue;
             }
-            if kind.is_symlink() || kind.is_hard_link() {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .ok_or_else(|| Error::malformed(format!("link {raw:?} has no target")))?;
-                let resolved = if kind.is_hard_link() {
+            if kind == TarKind::Symlink || kind == TarKind::HardLink {
+                if header.link.is_empty() {
+                    return Err(Error::malformed(format!("link {raw:?} has no target")));
+                }
+                let target = String::from_utf8_lossy(&header.link).into_owned();
+                let resolved = if kind == TarKind::HardLink {
                     // Hard link names are relative to the archive root.
                     normalize(&target)?
                 } else {
@@ -120,14 +129,17 @@ impl TarFiles {
                 files.links.insert(path, resolved);
                 continue;
             }
-            if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            if kind != TarKind::File {
+                // FIFOs, devices and the rest are no part of an image archive (a FIFO
+                // named as a blob would block whoever reads it).
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("archive entry {raw:?} has unsupported type {kind:?}"),
+                    format!("archive entry {raw:?} is a {kind:?}, not a regular file"),
                 ));
             }
             files.links.remove(&path);
-            let size = entry.size();
+            let size = header.size;
+            let mut entry = archive.data();
             let expected = blob_digest_of_path(&path);
             let is_layer_tar = path.ends_with("/layer.tar") || path == "layer.tar";
             let mut e = Entry::default();
@@ -246,6 +258,12 @@ fn check_expected(
     Ok(())
 }
 
+/// Open a file of an archive or layout directory, refusing FIFOs, devices and the like
+/// ([`strata_layer::open_regular`]).
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
+    strata_layer::open_regular(path).map_err(|e| Error::io("opening", Some(path), e))
+}
+
 /// An unpacked archive or OCI layout directory.
 pub struct DirFiles {
     root: PathBuf,
@@ -294,9 +312,12 @@ impl Files for DirFiles {
                 file.display()
             )));
         }
-        std::fs::read(&file)
-            .map(Some)
-            .map_err(|e| Error::io("reading", Some(&file), e))
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        open_regular(&file)?
+            .take(SMALL_FILE_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading", Some(&file), e))?;
+        Ok(Some(bytes))
     }
 
     fn blob(
@@ -330,7 +351,7 @@ impl Files for DirFiles {
                 ));
             }
         }
-        let mut f = std::fs::File::open(&file).map_err(|e| Error::io("opening", Some(&file), e))?;
+        let mut f = open_regular(&file)?;
         let blob = ingest_sniffed(sink, &mut f, expected).map_err(|e| named(e, &key))?;
         self.ingested.insert(key, blob.clone());
         Ok(Some(blob))

@@ -770,31 +770,39 @@ pub fn symbolic_mode(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32> {
 
 fn is_archive(path: &Path) -> bool {
     let mut head = [0u8; 512];
-    let Ok(mut f) = fs::File::open(path) else {
+    let Ok(mut f) = strata_layer::open_regular(path) else {
         return false;
     };
     let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
     if n >= 4 && (head[..2] == [0x1f, 0x8b] || head[..4] == [0x28, 0xb5, 0x2f, 0xfd]) {
         return true;
     }
-    n >= 262 && &head[257..262] == b"ustar"
+    // Any tar dialect, v7 included (no magic): the header checksum decides.
+    n == head.len() && strata_layer::tar_read::is_tar_header(&head)
 }
 
-/// ADD's archive extraction: a plain, gzip or zstd tar unpacked under `dest` (refusing
-/// entries that would leave it).
+/// ADD's archive extraction: a plain, gzip or zstd tar unpacked under `dest` through
+/// strata-layer's hardened reader and applier. An entry that would leave `dest` (`..`, a
+/// hard link out of it) fails the step with the entry named, as docker refuses it; symlinks
+/// the archive plants are followed inside `dest` only, as docker's chrooted unpack does.
 fn unpack_archive(archive: &Path, dest: &Path) -> Result<()> {
     fs::create_dir_all(dest)?;
     let file = fs::File::open(archive)?;
-    let reader = strata_layer::decompress(file, None)
-        .map_err(|e| BuildError::internal(format!("{}: {e}", archive.display())))?;
-    let mut ar = tar::Archive::new(reader);
-    ar.set_preserve_permissions(true);
-    ar.set_preserve_mtime(true);
-    // ADD keeps the archive's owners, as docker does.
-    ar.set_preserve_ownerships(true);
-    ar.set_unpack_xattrs(false);
-    ar.unpack(dest)
-        .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
+    let opts = strata_layer::ApplyOptions {
+        // Not a layer: `.wh.*` entries are files like any other.
+        whiteouts: strata_layer::WhiteoutMode::Literal,
+        symlinks: strata_layer::SymlinkPolicy::FollowInRoot,
+        // ADD keeps the archive's owners (when running as root), as docker does.
+        ownership: strata_layer::Ownership::Auto,
+        xattrs: false,
+        ..Default::default()
+    };
+    strata_layer::apply_layer(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        dest,
+        &opts,
+    )
+    .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
     Ok(())
 }
 

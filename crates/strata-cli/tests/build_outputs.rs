@@ -37,6 +37,38 @@ fn local_output_has_owners_modes_symlinks_and_deletions() {
     assert!(root.join("bin/busybox").is_file());
 }
 
+/// Issue 11, defect 2: the local exporter writes the flattened final filesystem; whiteouts
+/// and opaque directories of the image's layers never delete the user's files in DIR.
+#[test]
+fn defect_2_local_output_leaves_the_users_files_alone() {
+    let e = env_or_skip!();
+    let ctx = e.ctx(&[(
+        "Dockerfile",
+        "FROM busybox\n\
+         RUN mkdir -p /src /o && echo img > /src/a && echo 1 > /o/old && echo 1 > /data\n\
+         RUN rm -rf /src /o && mkdir /o && echo 2 > /o/new && echo 2 > /data\n",
+    )]);
+    let dest = e.path("user-dir");
+    write(&dest, "src/main.c", "int main;");
+    write(&dest, "o/user.txt", "mine");
+    write(&dest, "notes.txt", "keep me");
+    write(&dest, "data", "old");
+    let spec = format!("type=local,dest={}", dest.display());
+    e.build_ok(&ctx, &["-o", &spec]);
+    // Files the image does not have are left alone, whatever its whiteouts said.
+    assert_eq!(read(&dest, "src/main.c"), "int main;");
+    assert_eq!(read(&dest, "o/user.txt"), "mine");
+    assert_eq!(read(&dest, "notes.txt"), "keep me");
+    // The image's files are there and win over their namesakes.
+    assert_eq!(read(&dest, "o/new"), "2\n");
+    assert_eq!(read(&dest, "data"), "2\n");
+    assert!(!exists(&dest, "o/old") && !exists(&dest, "src/a"));
+    assert!(dest.join("bin/busybox").is_file());
+    for marker in ["src/.wh.a", ".wh.src", "o/.wh..wh..opq"] {
+        assert!(!exists(&dest, marker), "{marker} copied into the output");
+    }
+}
+
 #[test]
 fn bare_output_path_means_local() {
     let e = env_or_skip!();

@@ -247,3 +247,35 @@ fn system_df_and_check() {
     );
     assert!(stderr(&o).contains("problem(s) found"));
 }
+
+/// Issue 11, defect 1: a snapshot left half deleted (no completion marker) is reported
+/// precisely with a hint that fits, and `system check --repair` removes it.
+#[test]
+fn defect_1_check_reports_an_incomplete_snapshot_and_repair_fixes_it() {
+    let (dir, s) = setup();
+    let r = image(&s, "snap", &["snap"]);
+    let snaps = s
+        .ensure_unpacked(&r.manifest_digest, &Default::default())
+        .unwrap();
+    let snap_dir = snaps[0].fs_path.parent().unwrap().to_owned();
+    std::fs::remove_file(snap_dir.join("complete")).unwrap();
+    std::fs::remove_file(snap_dir.join("diffid")).unwrap();
+    let o = strata(dir.path(), &["system", "check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains(snaps[0].chain_id.hex()), "{out}");
+    assert!(out.contains("incomplete"), "{out}");
+    let err = stderr(&o);
+    assert!(err.contains("system check --repair"), "{err}");
+    assert!(!err.contains("rmi"), "the hint must fit the problem: {err}");
+    let repaired = ok(dir.path(), &["system", "check", "--repair"]);
+    assert!(repaired.contains("repaired snapshot"), "{repaired}");
+    assert!(repaired.contains("consistent"), "{repaired}");
+    assert!(!snap_dir.exists());
+    // Used again, it is unpacked whole.
+    let again = s
+        .ensure_unpacked(&r.manifest_digest, &Default::default())
+        .unwrap();
+    assert!(again[0].fs_path.join("snap.txt").is_file());
+    assert!(ok(dir.path(), &["system", "check"]).contains("consistent"));
+}

@@ -43,19 +43,22 @@ pub mod content_size;
 pub mod digest_io;
 pub mod entry;
 pub mod error;
+pub mod input_file;
 mod pgzip;
 pub mod tar_read;
 pub mod tar_write;
 pub mod tree;
 
 pub use apply::{
-    apply_layer, ApplyOptions, ApplyStats, DevicePolicy, Ownership, SymlinkPolicy, WhiteoutMode,
+    apply_layer, check_entry, ApplyOptions, ApplyStats, DevicePolicy, Ownership, SymlinkPolicy,
+    WhiteoutMode,
 };
 pub use compress::{decompress, detect, CompressOptions, Compression, Encoder};
 pub use content_size::{dir_content_size, tar_content_size};
 pub use digest_io::{DigestReader, LayerDigests, LayerReader, LayerWriter};
 pub use entry::{Entry, EntryKind, FileData};
 pub use error::{Error, ErrorKind, Result};
+pub use input_file::open_regular;
 pub use tar_read::{TarHeader, TarKind, TarReader};
 pub use tar_write::TarWriter;
 pub use tree::{write_entries, write_overlay_diff, write_tree, WriteOptions, WriteStats};

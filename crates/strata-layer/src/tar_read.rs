@@ -1,8 +1,12 @@
 //! A streaming tar reader for layers: USTAR, PAX (local and global records, binary-safe
 //! values such as `security.capability`), GNU long names, base-256 numbers.
 //!
-//! Written for hostile input: checksums are verified, extension headers are size-capped and
-//! nothing is interpreted as a path here; [`crate::apply`] decides where entries may go.
+//! Written for hostile input: checksums are verified, extension data is capped (per entry,
+//! for the global state, and per archive), global PAX records are looked up rather than
+//! copied into every entry, the ustar name prefix is honoured only under the POSIX `ustar\0`
+//! magic (GNU headers keep atime and ctime in those bytes), and nothing is interpreted as a
+//! path here; [`crate::apply`] decides where entries may go. This is the one reader strata
+//! uses for every tar that comes from outside: layers, archives, contexts, ADD sources.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -10,9 +14,24 @@ use std::io::{self, Read};
 use crate::error::{Error, Result};
 
 const BLOCK: usize = 512;
-/// Cap for PAX and GNU long-name payloads: generous for real xattrs and paths, small enough
-/// that a hostile header cannot make the reader allocate without bound.
-const MAX_EXTENSION: u64 = 16 << 20;
+/// Cap for the extension data (PAX `x` records, GNU long names and link names, all the
+/// consecutive extension headers before one entry together): generous for real xattrs and
+/// paths, small enough that a hostile header cannot make the reader allocate without bound.
+pub const MAX_ENTRY_EXTENSION: u64 = 16 << 20;
+/// Cap for the global PAX state (`g` headers accumulate into it).
+pub const MAX_GLOBAL_EXTENSION: u64 = 16 << 20;
+/// Cap for all the extension data of one archive: real layers carry a few hundred bytes per
+/// entry at most; parsing more is only cost.
+pub const MAX_ARCHIVE_EXTENSION: u64 = 1 << 30;
+/// Global PAX keywords that would give every following entry the same name, size or
+/// attributes: refused rather than guessed at.
+const GLOBAL_REFUSED: &[&[u8]] = &[
+    b"path",
+    b"linkpath",
+    b"size",
+    b"SCHILY.xattr.",
+    b"GNU.sparse.",
+];
 
 /// Entry types as the typeflag byte says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +71,11 @@ pub struct TarReader<R> {
     inner: R,
     remaining: u64,
     padding: u64,
+    /// Global PAX records in effect; consulted by lookup, never copied per entry.
     global: BTreeMap<Vec<u8>, Vec<u8>>,
+    global_bytes: u64,
+    /// Extension bytes read so far in this archive.
+    extension_total: u64,
     done: bool,
 }
 
@@ -63,6 +86,8 @@ impl<R: Read> TarReader<R> {
             remaining: 0,
             padding: 0,
             global: BTreeMap::new(),
+            global_bytes: 0,
+            extension_total: 0,
             done: false,
         }
     }
@@ -85,6 +110,8 @@ impl<R: Read> TarReader<R> {
         let mut local: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
+        // Extension bytes before this entry, all consecutive headers together.
+        let mut entry_extension: u64 = 0;
         loop {
             let mut block = [0u8; BLOCK];
             if !self.read_block(&mut block)? {
@@ -99,30 +126,84 @@ impl<R: Read> TarReader<R> {
             verify_checksum(&block)?;
             let typeflag = block[156];
             let size = number(&block[124..136]).ok_or_else(|| bad_header("size"))?;
-            match typeflag {
-                b'x' | b'g' | b'L' | b'K' => {
-                    if size > MAX_EXTENSION {
-                        return Err(Error::invalid(
-                            &name_field(&block),
-                            format!("extension header of {size} bytes exceeds {MAX_EXTENSION}"),
-                        ));
-                    }
-                    let payload = self.read_payload(size)?;
-                    match typeflag {
-                        b'x' => parse_pax(&payload, &mut local)?,
-                        b'g' => parse_pax(&payload, &mut self.global)?,
-                        b'L' => long_name = Some(trim_nul(payload)),
-                        _ => long_link = Some(trim_nul(payload)),
-                    }
-                    continue;
+            if let b'x' | b'g' | b'L' | b'K' = typeflag {
+                let name = name_field(&block);
+                let what = match typeflag {
+                    b'x' => "pax extended header",
+                    b'g' => "pax global header",
+                    b'L' => "GNU long name",
+                    _ => "GNU long link name",
+                };
+                let (used, cap, scope) = if typeflag == b'g' {
+                    (self.global_bytes, MAX_GLOBAL_EXTENSION, "global headers")
+                } else {
+                    (
+                        entry_extension,
+                        MAX_ENTRY_EXTENSION,
+                        "one entry's extension headers",
+                    )
+                };
+                if size.saturating_add(used) > cap {
+                    return Err(Error::invalid(
+                        &name,
+                        format!(
+                            "{what} of {size} bytes takes {scope} past the {} MiB cap",
+                            cap >> 20
+                        ),
+                    ));
                 }
-                _ => {}
+                if size.saturating_add(self.extension_total) > MAX_ARCHIVE_EXTENSION {
+                    return Err(Error::invalid(
+                        &name,
+                        format!(
+                            "{what} of {size} bytes takes the archive's extension data past \
+                             the {} MiB cap",
+                            MAX_ARCHIVE_EXTENSION >> 20
+                        ),
+                    ));
+                }
+                self.extension_total += size;
+                let payload = self.read_payload(size)?;
+                match typeflag {
+                    b'x' => {
+                        entry_extension += size;
+                        parse_pax(&payload, &mut local)?;
+                    }
+                    b'g' => {
+                        let mut records = BTreeMap::new();
+                        parse_pax(&payload, &mut records)?;
+                        if let Some(key) = records.keys().find(|k| {
+                            GLOBAL_REFUSED.iter().any(|r| {
+                                k.as_slice() == *r || (r.ends_with(b".") && k.starts_with(r))
+                            })
+                        }) {
+                            return Err(Error::Unsupported {
+                                what: format!(
+                                    "global pax record {:?} (it would apply to every entry)",
+                                    String::from_utf8_lossy(key)
+                                ),
+                            });
+                        }
+                        self.global_bytes += size;
+                        self.global.extend(records);
+                    }
+                    b'L' => {
+                        entry_extension += size;
+                        long_name = Some(trim_nul(payload));
+                    }
+                    _ => {
+                        entry_extension += size;
+                        long_link = Some(trim_nul(payload));
+                    }
+                }
+                continue;
             }
-            let mut pax = self.global.clone();
-            pax.extend(local);
+            // Only POSIX ustar has the name prefix; GNU's magic is "ustar  " and keeps atime
+            // and ctime where the prefix would be.
+            let posix = &block[257..263] == b"ustar\0";
             let ustar = &block[257..262] == b"ustar";
             let mut path = name_field(&block);
-            if ustar {
+            if posix {
                 let prefix = cstr(&block[345..500]);
                 if !prefix.is_empty() {
                     let mut p = prefix.to_vec();
@@ -131,13 +212,16 @@ impl<R: Read> TarReader<R> {
                     path = p;
                 }
             }
-            let path = pax.remove(&b"path"[..]).or(long_name).unwrap_or(path);
-            let link = pax
+            let path = local.remove(&b"path"[..]).or(long_name).unwrap_or(path);
+            let link = local
                 .remove(&b"linkpath"[..])
                 .or(long_link)
                 .unwrap_or_else(|| cstr(&block[157..257]).to_vec());
+            // Local records win over global ones; globals are looked up, not copied.
+            let global = &self.global;
+            let pax_get = |key: &[u8]| local.get(key).or_else(|| global.get(key));
             let num = |key: &[u8], field: &[u8], what: &str| -> Result<u64> {
-                match pax.get(key) {
+                match pax_get(key) {
                     Some(v) => parse_decimal(v)
                         .ok_or_else(|| Error::invalid(&path, format!("bad pax {what}"))),
                     None => number(field)
@@ -149,7 +233,7 @@ impl<R: Read> TarReader<R> {
             let gid = num(b"gid", &block[116..124], "gid")?;
             let mode =
                 number(&block[100..108]).ok_or_else(|| Error::invalid(&path, "bad mode field"))?;
-            let (mtime, mtime_nsec) = match pax.get(&b"mtime"[..]) {
+            let (mtime, mtime_nsec) = match pax_get(&b"mtime"[..]) {
                 Some(v) => parse_time(v).ok_or_else(|| Error::invalid(&path, "bad pax mtime"))?,
                 None => {
                     let t = number(&block[136..148])
@@ -165,12 +249,14 @@ impl<R: Read> TarReader<R> {
             } else {
                 (0, 0)
             };
+            // Global headers hold no xattr or sparse records (refused above): only the
+            // entry's own records matter here.
             let mut xattrs = BTreeMap::new();
-            for (k, v) in &pax {
+            for (k, v) in local {
                 if let Some(name) = k.strip_prefix(b"SCHILY.xattr.") {
                     let name = String::from_utf8(name.to_vec())
                         .map_err(|_| Error::invalid(&path, "non-UTF-8 xattr name"))?;
-                    xattrs.insert(name, v.clone());
+                    xattrs.insert(name, v);
                 } else if k.starts_with(b"GNU.sparse.") {
                     return Err(Error::Unsupported {
                         what: format!("sparse tar entry {:?}", crate::error::display_name(&path)),
@@ -187,6 +273,8 @@ impl<R: Read> TarReader<R> {
                 b'3' => TarKind::Char,
                 b'4' => TarKind::Block,
                 b'5' => TarKind::Dir,
+                // GNU incremental dumpdir: a directory whose data lists its contents.
+                b'D' => TarKind::Dir,
                 b'6' => TarKind::Fifo,
                 other => TarKind::Other(other),
             };
@@ -308,6 +396,16 @@ fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
         v.pop();
     }
     v
+}
+
+/// Whether `block` is a tar header in any dialect (v7, ustar, GNU, PAX): not all zeros and
+/// its checksum verifies. How callers tell a tar from other files, as Go's reader (and so
+/// docker's ADD) does, rather than by the `ustar` magic v7 headers lack.
+pub fn is_tar_header(block: &[u8]) -> bool {
+    let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
+        return false;
+    };
+    !block.iter().all(|&b| b == 0) && verify_checksum(block).is_ok()
 }
 
 fn verify_checksum(block: &[u8; BLOCK]) -> Result<()> {

@@ -35,7 +35,7 @@ impl Store {
         let mut out = Vec::with_capacity(chain.len());
         for (i, chain_id) in chain.iter().enumerate() {
             let dir = self.layout.snapshot(chain_id);
-            if !dir.join("fs").is_dir() {
+            if !crate::snapshot::is_complete(&dir) {
                 self.unpack_one(&layers[i], &diff_ids[i], chain_id, options)?;
             }
             out.push(SnapshotInfo {
@@ -64,17 +64,19 @@ impl Store {
     fn publish_snapshot(&self, chain_id: &Digest, diff_id: &Digest, fs_dir: &Path) -> Result<()> {
         let _gc = crate::lock::shared(&self.layout.gc_lock())?;
         let final_dir = self.layout.snapshot(chain_id);
-        if final_dir.join("fs").is_dir() {
+        if crate::snapshot::is_complete(&final_dir) {
             return remove_tree(fs_dir);
         }
+        self.discard_incomplete_snapshot(chain_id)?;
         let tmp = self.snapshot_staging_dir()?;
         let staged = tmp.join("fs");
         fs::rename(fs_dir, &staged).map_err(|e| Error::io("cannot move snapshot", fs_dir, e))?;
         fs::write(tmp.join("diffid"), diff_id.to_string())
             .map_err(|e| Error::io("cannot write", &tmp.join("diffid"), e))?;
+        crate::snapshot::mark_complete(&tmp)?;
         match fs::rename(&tmp, &final_dir) {
             Ok(()) => crate::content::sync_dir(&self.layout.snapshots())?,
-            Err(_) if final_dir.join("fs").is_dir() => remove_tree(&tmp)?,
+            Err(_) if crate::snapshot::is_complete(&final_dir) => remove_tree(&tmp)?,
             Err(e) => {
                 let _ = remove_tree(&tmp);
                 return Err(Error::io("cannot publish snapshot", &final_dir, e));

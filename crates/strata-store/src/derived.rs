@@ -122,11 +122,7 @@ impl Store {
     pub(crate) fn derived(&self, digest: &Digest) -> Option<DerivedRecord> {
         let bytes = fs::read(self.derived_path(digest)).ok()?;
         let rec: DerivedRecord = serde_json::from_slice(&bytes).ok()?;
-        self.layout
-            .snapshot(&rec.chain_id)
-            .join("fs")
-            .is_dir()
-            .then_some(rec)
+        self.layout.snapshot_complete(&rec.chain_id).then_some(rec)
     }
 
     /// Record that blob `digest` is the tar of the published snapshot `record.chain_id`.

@@ -154,17 +154,24 @@ impl Store {
         if let Ok(rd) = fs::read_dir(&snaps) {
             for entry in rd.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
+                let path = entry.path();
                 // Temporary unpack directories can only belong to dead processes here: live
-                // unpackers hold the shared lock this collection excludes.
-                let keep =
-                    Digest::parse(&format!("sha256:{name}")).is_ok_and(|d| marked.contains(&d));
-                if !keep {
-                    let path = entry.path();
-                    let size = crate::snapshot::dir_size(&path);
-                    crate::snapshot::remove_tree(&path)?;
-                    report.reclaimed += size;
-                    report.snapshots_removed.push(name);
+                // unpackers hold the shared lock this collection excludes. A snapshot
+                // without its completion marker is never used, so it goes too.
+                let chain_id = Digest::parse(&format!("sha256:{name}")).ok();
+                let keep = chain_id.as_ref().is_some_and(|d| marked.contains(d))
+                    && crate::snapshot::is_complete(&path);
+                if keep {
+                    continue;
                 }
+                let size = crate::snapshot::dir_size(&path);
+                if chain_id.is_some() {
+                    crate::snapshot::delete_snapshot_dir(&snaps, &path)?;
+                } else {
+                    crate::snapshot::remove_tree(&path)?;
+                }
+                report.reclaimed += size;
+                report.snapshots_removed.push(name);
             }
         }
 

@@ -7,7 +7,9 @@
 //!   ingest/<random>            blobs being written (invisible until renamed into blobs/)
 //!   meta.redb                  tags, image records, leases, generic records
 //!   snapshots/<chainid-hex>/fs unpacked layer with overlay whiteouts (an overlay lowerdir)
+//!   snapshots/<chainid-hex>/complete  written last: a snapshot without it is never used
 //!   snapshots/.tmp-<random>/   snapshots being unpacked
+//!   snapshots/.del-<random>/   snapshots being deleted (renamed aside first)
 //!   locks/gc.lock              flock: shared by writers, exclusive for garbage collection
 //! ```
 
@@ -52,6 +54,10 @@ impl Layout {
     }
     pub fn snapshot(&self, chain_id: &Digest) -> PathBuf {
         self.snapshots().join(chain_id.hex())
+    }
+    /// Whether the snapshot of `chain_id` is published and complete (its marker exists).
+    pub fn snapshot_complete(&self, chain_id: &Digest) -> bool {
+        crate::snapshot::is_complete(&self.snapshot(chain_id))
     }
     pub fn locks(&self) -> PathBuf {
         self.base.join("locks")

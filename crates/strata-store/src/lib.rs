@@ -48,7 +48,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use build_support::{BuiltLayer, StoreUseGuard, GC_ROOTS_TABLE};
-pub use check::Problem;
+pub use check::{Problem, ProblemKind};
 pub use content::{BlobSource, BlobWriter, VerifyingReader, INGEST_GRACE};
 pub use content_size::LAYER_CONTENT_SIZES_TABLE;
 pub use derived::{

@@ -1,10 +1,15 @@
 //! Snapshots: each layer unpacked alone into `snapshots/<chain-id-hex>/fs`, whiteouts in
 //! overlay form, so a runtime can stack an image's snapshots as overlay lowerdirs.
 //!
-//! A snapshot is unpacked into `snapshots/.tmp-<random>/` and published by renaming it to
-//! its chain ID, so a snapshot directory is either complete or absent. Unpacking holds the
-//! shared store lock; garbage collection (exclusive) removes snapshots no image or lease
-//! references, and temporary directories of dead processes.
+//! A snapshot is unpacked into `snapshots/.tmp-<random>/`, gets its completion marker
+//! (`complete`) written last, and is published by renaming it to its chain ID. Deletion
+//! renames a snapshot aside (`snapshots/.del-<random>/`) before removing its files, so a
+//! process killed mid-delete leaves nothing under the chain ID. A directory under a chain ID
+//! without the marker (left by an older strata, or damaged by hand) is never used: it is
+//! unpacked again when needed, reported by `system check` and removed by `check --repair`
+//! and garbage collection. Unpacking holds the shared store lock; garbage collection
+//! (exclusive) removes snapshots no image or lease references, and temporary directories of
+//! dead processes.
 
 use std::fs;
 use std::io;
@@ -43,6 +48,34 @@ pub(crate) fn dir_size(path: &Path) -> u64 {
     total
 }
 
+/// The file whose presence says a snapshot directory is complete; written last.
+pub(crate) const COMPLETE_MARKER: &str = "complete";
+
+/// Whether the snapshot directory `dir` (`snapshots/<chain-id-hex>`) is complete.
+pub(crate) fn is_complete(dir: &Path) -> bool {
+    dir.join("fs").is_dir() && dir.join(COMPLETE_MARKER).is_file()
+}
+
+/// Write the completion marker of a prepared snapshot directory (the last step before it is
+/// published).
+pub(crate) fn mark_complete(dir: &Path) -> Result<()> {
+    let marker = dir.join(COMPLETE_MARKER);
+    fs::write(&marker, b"complete\n").map_err(|e| Error::io("cannot write", &marker, e))
+}
+
+/// Delete a snapshot directory atomically as far as readers can see: rename it aside
+/// first, then remove its files. Absent is fine.
+pub(crate) fn delete_snapshot_dir(snapshots: &Path, dir: &Path) -> Result<()> {
+    let aside = snapshots.join(format!(".del-{}", crate::layout::random_name()));
+    match fs::rename(dir, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("cannot move aside for deletion", dir, e)),
+    }
+    crate::content::sync_dir(snapshots)?;
+    remove_tree(&aside)
+}
+
 /// Remove a directory tree, making read-only directories writable first (layers may
 /// contain `dr-x------` directories that would otherwise block deletion as non-root).
 pub(crate) fn remove_tree(path: &Path) -> Result<()> {
@@ -68,14 +101,46 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
 }
 
 impl Store {
-    /// The lowerdir of a chain ID if that snapshot is unpacked.
+    /// The lowerdir of a chain ID if that snapshot is unpacked and complete.
     pub fn snapshot_path(&self, chain_id: &Digest) -> Option<PathBuf> {
-        let p = self.layout.snapshot(chain_id).join("fs");
-        p.is_dir().then_some(p)
+        self.layout
+            .snapshot_complete(chain_id)
+            .then(|| self.layout.snapshot(chain_id).join("fs"))
     }
 
-    /// Every published snapshot.
-    pub fn list_snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+    /// Remove the directory of `chain_id` if it exists without its completion marker, so a
+    /// fresh copy can be published in its place. Called under the shared store lock: if a
+    /// racing process published a complete snapshot in between, that one is put back.
+    pub(crate) fn discard_incomplete_snapshot(&self, chain_id: &Digest) -> Result<()> {
+        let dir = self.layout.snapshot(chain_id);
+        if !dir.exists() || is_complete(&dir) {
+            return Ok(());
+        }
+        let snapshots = self.layout.snapshots();
+        let aside = snapshots.join(format!(".del-{}", crate::layout::random_name()));
+        match fs::rename(&dir, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("cannot move aside incomplete snapshot", &dir, e)),
+        }
+        if is_complete(&aside) && fs::rename(&aside, &dir).is_ok() {
+            return Ok(());
+        }
+        remove_tree(&aside)
+    }
+
+    /// Snapshot directories under a chain ID that lack their completion marker.
+    pub fn incomplete_snapshots(&self) -> Result<Vec<Digest>> {
+        Ok(self
+            .snapshot_dirs()?
+            .into_iter()
+            .filter(|(_, dir)| !is_complete(dir))
+            .map(|(d, _)| d)
+            .collect())
+    }
+
+    /// Every directory named by a chain ID, complete or not.
+    fn snapshot_dirs(&self) -> Result<Vec<(Digest, PathBuf)>> {
         let dir = self.layout.snapshots();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -86,16 +151,28 @@ impl Store {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Ok(chain_id) = Digest::parse(&format!("sha256:{name}")) {
-                let fs_path = e.path().join("fs");
-                out.push(SnapshotInfo {
+                out.push((chain_id, e.path()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every published, complete snapshot.
+    pub fn list_snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        Ok(self
+            .snapshot_dirs()?
+            .into_iter()
+            .filter(|(_, dir)| is_complete(dir))
+            .map(|(chain_id, dir)| {
+                let fs_path = dir.join("fs");
+                SnapshotInfo {
                     size: dir_size(&fs_path),
                     chain_id,
                     fs_path,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.chain_id.cmp(&b.chain_id));
-        Ok(out)
+                }
+            })
+            .collect())
     }
 }
 
@@ -132,9 +209,11 @@ impl Store {
         // Shared store lock: GC cannot remove the temp dir or the layer blob meanwhile.
         let _gc = crate::lock::shared(&self.layout.gc_lock())?;
         let final_dir = self.layout.snapshot(chain_id);
-        if final_dir.join("fs").is_dir() {
+        if is_complete(&final_dir) {
             return Ok(());
         }
+        // A directory without its marker was half deleted or half written: never use it.
+        self.discard_incomplete_snapshot(chain_id)?;
         let tmp = self
             .layout
             .snapshots()
@@ -171,7 +250,7 @@ impl Store {
             })?;
             fs::write(tmp.join("diffid"), diff_id.to_string())
                 .map_err(|e| Error::io("cannot write", &tmp.join("diffid"), e))?;
-            Ok(())
+            mark_complete(&tmp)
         })();
         if let Err(e) = result {
             let _ = remove_tree(&tmp);
@@ -180,7 +259,7 @@ impl Store {
         match fs::rename(&tmp, &final_dir) {
             Ok(()) => crate::content::sync_dir(&self.layout.snapshots()),
             // Another process published the same snapshot first: keep theirs.
-            Err(_) if final_dir.join("fs").is_dir() => remove_tree(&tmp),
+            Err(_) if is_complete(&final_dir) => remove_tree(&tmp),
             Err(e) => {
                 let _ = remove_tree(&tmp);
                 Err(Error::io("cannot publish snapshot", &final_dir, e))

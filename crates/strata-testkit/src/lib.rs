@@ -6,6 +6,8 @@
 //!   per workspace and cached as a tarball under `target/fixtures/`.
 //! - [`peers`]: detection of peer tools (skopeo, umoci, runc, ...) that refuses to skip
 //!   silently when `STRATA_CI=1`.
+//! - [`hostile_tar`]: hostile archives byte by byte, and the corpus every tar reader
+//!   must refuse.
 //! - [`dirs`] and [`cli`]: temporary store roots and a runner for the `strata` binary.
 //!
 //! Everything here returns `anyhow::Result`: this crate only serves tests, and a failing
@@ -15,6 +17,7 @@ pub mod busybox;
 pub mod cli;
 pub mod debian;
 pub mod dirs;
+pub mod hostile_tar;
 pub mod layer_tar;
 pub mod peers;
 

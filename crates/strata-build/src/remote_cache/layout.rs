@@ -48,7 +48,12 @@ impl LayoutBackend {
 
     fn read_index(&self) -> Result<Option<ImageIndex>> {
         let path = self.index_path();
-        let bytes = match fs::read(&path) {
+        // A FIFO or device in the cache directory is refused, never read.
+        let read = strata_layer::open_regular(&path).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map(|_| bytes)
+        });
+        let bytes = match read {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err("reading", &path, e)),
@@ -126,7 +131,7 @@ impl Backend for LayoutBackend {
 
     fn open_blob(&self, desc: &Descriptor, _scratch: &Path) -> Result<Box<dyn Read + Send + '_>> {
         let path = self.blob_path(&desc.digest);
-        let file = fs::File::open(&path).map_err(|e| io_err("opening", &path, e))?;
+        let file = strata_layer::open_regular(&path).map_err(|e| io_err("opening", &path, e))?;
         Ok(Box::new(VerifyingReader::new(
             file,
             desc.digest.clone(),

@@ -371,7 +371,7 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
             }
         }
         Output::Local { dest } => {
-            export::rootfs_to_dir(&store, &outcome, dest)?;
+            export::rootfs_to_dir(&store, &outcome, dest, &scratch)?;
             lines.push(format!("copying files to {}", dest.display()));
         }
         Output::Tar { dest } => {

@@ -197,17 +197,14 @@ fn layer_from_tar<R: Read>(input: R, mut writer: BlobWriter, name: &str) -> Resu
         inner: plain,
         out: &mut writer,
     };
-    let mut archive = tar::Archive::new(tee);
-    for entry in archive
-        .entries()
-        .with_context(|| format!("{name} is not a tar archive"))?
+    // The one hardened reader (capped extension headers, POSIX-only name prefix), and the
+    // applier's own path rules: `import` refuses exactly what every later unpack would.
+    let mut archive = strata_layer::TarReader::new(tee);
+    while let Some(header) = archive
+        .next_header()
+        .with_context(|| format!("{name}: not a valid tar archive"))?
     {
-        let entry = entry.with_context(|| format!("{name}: not a valid tar archive"))?;
-        let raw = entry.path_bytes();
-        let path = String::from_utf8_lossy(&raw);
-        if strata_archive::files::normalize(path.trim_start_matches('/')).is_err() {
-            bail!("{name}: entry {path:?} escapes the root filesystem");
-        }
+        strata_layer::check_entry(&header).with_context(|| format!("{name}: refused"))?;
     }
     // The end-of-archive blocks and any padding after them belong to the layer too.
     let mut rest = archive.into_inner();

@@ -20,7 +20,15 @@ pub enum SystemCommand {
     /// Remove unused data: dangling images (all unused ones with -a) and the build cache
     Prune(PruneArgs),
     /// Verify every blob, reference and snapshot in the store
-    Check,
+    Check(CheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Fix what can be fixed without losing data (incomplete snapshots are removed; they are
+    /// unpacked again from their layers when next used), then check again
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Args, Debug)]
@@ -46,7 +54,7 @@ pub fn run(cmd: SystemCommand, global: &Global) -> anyhow::Result<ExitCode> {
     match cmd {
         SystemCommand::Df(a) => df(a, global),
         SystemCommand::Prune(a) => prune(a, global),
-        SystemCommand::Check => check(global),
+        SystemCommand::Check(a) => check(a, global),
     }
 }
 
@@ -233,8 +241,13 @@ fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(global: &Global) -> anyhow::Result<ExitCode> {
+fn check(args: CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let store = open_store(global)?;
+    if args.repair {
+        for fixed in store.repair().map_err(store_err)? {
+            println!("repaired {fixed}");
+        }
+    }
     let problems = store.check().map_err(store_err)?;
     if problems.is_empty() {
         println!("store {} is consistent", store.layout_dir().display());
@@ -243,10 +256,22 @@ fn check(global: &Global) -> anyhow::Result<ExitCode> {
     for p in &problems {
         println!("{p}");
     }
+    let mut hints = Vec::new();
+    if problems.iter().any(|p| p.repairable()) {
+        hints.push(
+            "hint: run `strata system check --repair` (or any prune) to remove incomplete \
+             snapshots; they are unpacked again from their layers when next used",
+        );
+    }
+    if problems.iter().any(|p| !p.repairable()) {
+        hints
+            .push("hint: remove the affected images with `strata rmi` and pull or load them again");
+    }
     eprintln!(
-        "Error: {} problem(s) found in {}\nhint: remove the affected images with `strata rmi` and pull or load them again",
+        "Error: {} problem(s) found in {}\n{}",
         problems.len(),
-        store.layout_dir().display()
+        store.layout_dir().display(),
+        hints.join("\n")
     );
     Ok(ExitCode::from(1))
 }

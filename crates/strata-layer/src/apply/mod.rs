@@ -39,6 +39,9 @@ pub enum WhiteoutMode {
     /// selects `user.overlay.opaque` (overlay mounted with `userxattr`) over
     /// `trusted.overlay.opaque`.
     Overlay { user_xattr: bool },
+    /// Not a layer: `.wh.*` entries are ordinary files (ADD archives and build contexts, as
+    /// docker extracts them).
+    Literal,
 }
 
 /// What to do with character and block device entries.
@@ -171,6 +174,41 @@ pub fn apply_layer<R: Read>(reader: R, root: &Path, options: &ApplyOptions) -> R
     })
 }
 
+/// Refuse an entry the way [`apply_layer`] would before touching the disk: a path or hard
+/// link target that climbs out of the root, a whiteout naming `..`, an entry type strata
+/// cannot unpack. For readers that keep a tar as it is (`import`) but must not accept what
+/// every later unpack refuses.
+pub fn check_entry(h: &TarHeader) -> Result<()> {
+    let comps = clean(&h.path)?;
+    if let Some(name) = comps.last() {
+        if name.strip_prefix(WHITEOUT_PREFIX) == Some(&b".."[..]) {
+            return Err(Error::escape(&h.path, "whiteout names '..'"));
+        }
+    }
+    match h.kind {
+        TarKind::HardLink => {
+            clean(&h.link).map_err(|e| match e {
+                Error::PathEscape { reason, .. } => Error::escape(
+                    &h.path,
+                    format!("hard link target {:?}: {reason}", display_name(&h.link)),
+                ),
+                other => other,
+            })?;
+        }
+        TarKind::Other(flag) => {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "tar entry type {:?} of {:?}",
+                    flag as char,
+                    display_name(&h.path)
+                ),
+            })
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// `io::copy` with a buffer sized for layer contents rather than its 8 KiB default.
 fn copy_data(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
     use std::io::Write;
@@ -235,7 +273,9 @@ impl Applier<'_> {
             return Ok(());
         };
         if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX) {
-            return self.whiteout(&raw, parent, name, target);
+            if self.options.whiteouts != WhiteoutMode::Literal {
+                return self.whiteout(&raw, parent, name, target);
+            }
         }
         let meta = meta::meta_of(&h, self.options.xattrs)?;
         let parent_key = join(parent);
@@ -463,6 +503,7 @@ impl Applier<'_> {
                 };
                 self.r.remove_all(&dir, &path, target)
             }
+            WhiteoutMode::Literal => unreachable!("literal mode places .wh. entries as files"),
             WhiteoutMode::Overlay { .. } => {
                 let dir = self.open_parent_creating(raw, parent)?;
                 self.r.remove_all(&dir, &path, target)?;
@@ -482,6 +523,7 @@ impl Applier<'_> {
 
     fn opaque(&mut self, raw: &[u8], dir_comps: &[&[u8]]) -> Result<()> {
         match self.options.whiteouts {
+            WhiteoutMode::Literal => unreachable!("literal mode places .wh. entries as files"),
             WhiteoutMode::Delete => {
                 let Some(dir) = self.r.open_dir(raw, dir_comps, false, |_| {})? else {
                     return Ok(());

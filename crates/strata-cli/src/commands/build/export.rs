@@ -9,9 +9,51 @@ use strata_archive::{SaveImage, SaveName};
 use strata_build::BuildOutcome;
 use strata_store::{Store, TagRef};
 
-/// Apply the image's layers in order onto `dest` (created if missing).
-pub fn rootfs_to_dir(store: &Store, outcome: &BuildOutcome, dest: &Path) -> Result<()> {
+/// The image's final root filesystem, copied into `dest` (created if missing), as
+/// BuildKit's local exporter does: files of the image overwrite their namesakes, everything
+/// else already in `dest` stays. The layers are first flattened in a scratch directory under
+/// `scratch`, so no whiteout or opaque marker ever applies to the user's directory.
+pub fn rootfs_to_dir(
+    store: &Store,
+    outcome: &BuildOutcome,
+    dest: &Path,
+    scratch: &Path,
+) -> Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".strata-rootfs-")
+        .tempdir_in(scratch)
+        .with_context(|| format!("creating a temporary directory in {}", scratch.display()))?;
+    let flat = tmp.path().join("rootfs");
+    flatten_layers(store, outcome, &flat)?;
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    // The flattened tree goes through the safe applier (a tar over a pipe, never on disk):
+    // entries land in `dest` without following symlinks the user's directory holds.
+    let (reader, writer) = std::io::pipe().context("creating a pipe")?;
+    let producer = std::thread::spawn(move || {
+        let mut out = BufWriter::with_capacity(1 << 20, writer);
+        let written =
+            strata_layer::write_tree(&flat, &mut out, &strata_layer::WriteOptions::default())
+                .map_err(anyhow::Error::from)
+                .and_then(|_| out.flush().map_err(anyhow::Error::from));
+        written.context("writing the flattened root filesystem")
+    });
+    let applied = strata_layer::apply_layer(
+        std::io::BufReader::with_capacity(1 << 20, reader),
+        dest,
+        &strata_layer::ApplyOptions::default(),
+    )
+    .with_context(|| format!("copying the root filesystem into {}", dest.display()));
+    let produced = producer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the root filesystem writer panicked"))?;
+    // The applier's error explains a broken pipe on the writer's side: report it first.
+    applied?;
+    produced
+}
+
+/// Apply the image's layers in order onto the fresh directory `root`.
+fn flatten_layers(store: &Store, outcome: &BuildOutcome, root: &Path) -> Result<()> {
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     for layer in &outcome.state.layers {
         let blob = store
             .open_blob(&layer.digest)
@@ -22,10 +64,10 @@ pub fn rootfs_to_dir(store: &Store, outcome: &BuildOutcome, dest: &Path) -> Resu
         };
         strata_layer::apply_layer(
             std::io::BufReader::with_capacity(1 << 20, blob),
-            dest,
+            root,
             &opts,
         )
-        .with_context(|| format!("unpacking layer {} into {}", layer.digest, dest.display()))?;
+        .with_context(|| format!("unpacking layer {} into {}", layer.digest, root.display()))?;
     }
     Ok(())
 }
@@ -43,7 +85,7 @@ pub fn rootfs_to_tar(
         .tempdir_in(scratch)
         .with_context(|| format!("creating a temporary directory in {}", scratch.display()))?;
     let root = tmp.path().join("rootfs");
-    rootfs_to_dir(store, outcome, &root)?;
+    flatten_layers(store, outcome, &root)?;
     write_to(dest, |w| {
         strata_layer::write_tree(&root, w, &strata_layer::WriteOptions::default())
             .context("writing the root filesystem tar")?;

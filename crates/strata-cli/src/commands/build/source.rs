@@ -92,13 +92,17 @@ fn from_stdin_tar(input: impl Read, file: Option<&str>, scratch: &Path) -> Resul
         .prefix(".strata-context-")
         .tempdir_in(scratch)
         .with_context(|| format!("creating a temporary directory in {}", scratch.display()))?;
-    let reader = strata_layer::decompress(input, None).context("reading the context archive")?;
-    let mut archive = tar::Archive::new(reader);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_mtime(true);
-    // `unpack` refuses entries that would land outside the directory.
-    archive
-        .unpack(tmp.path())
+    // strata-layer's hardened reader and applier: entries that would leave the directory
+    // are refused by name, extension headers are capped, `.wh.*` files are plain files.
+    let opts = strata_layer::ApplyOptions {
+        whiteouts: strata_layer::WhiteoutMode::Literal,
+        symlinks: strata_layer::SymlinkPolicy::FollowInRoot,
+        ownership: strata_layer::Ownership::Ignore,
+        devices: strata_layer::DevicePolicy::Refuse,
+        xattrs: false,
+        ..Default::default()
+    };
+    strata_layer::apply_layer(input, tmp.path(), &opts)
         .context("extracting the build context from stdin")?;
     let dir = tmp.path().to_path_buf();
     // In a tar context, -f names a file inside the archive.
