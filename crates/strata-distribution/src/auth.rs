@@ -11,10 +11,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 
 use crate::credentials::Credential;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{read_capped, TOKEN_LIMIT};
+use crate::origin::{send_following, Origin, Req, Scoped};
 
 /// One parsed `WWW-Authenticate` challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,10 +148,13 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-/// Fetch a bearer token from the challenge's realm for `scopes` (space-separated).
+/// Fetch a bearer token from the challenge's realm for `scopes` (space-separated). The
+/// credential goes to the realm's origin only (redirects elsewhere go without it), and
+/// never over plain http when the registry itself is reached over https.
 pub(crate) async fn fetch_token(
     http: &reqwest::Client,
     host: &str,
+    registry: &Origin,
     challenge: &Challenge,
     scopes: &str,
     credential: Option<&Credential>,
@@ -158,9 +165,23 @@ pub(crate) async fn fetch_token(
             format!("registry {host}: bearer challenge without a realm"),
         )
     })?;
+    let realm_origin = Origin::of(realm).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!("registry {host}: token realm {realm:?} is not an http(s) url"),
+        )
+    })?;
+    if credential.is_some() && registry.is_https() && !realm_origin.is_https() {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "registry {host}: token realm {realm} is plain http; refusing to send credentials over it"
+            ),
+        ));
+    }
     let service = challenge.params.get("service").cloned().unwrap_or_default();
     let scope_list: Vec<&str> = scopes.split(' ').filter(|s| !s.is_empty()).collect();
-    let resp = match credential {
+    let (req, scoped) = match credential {
         // An identity token is an OAuth2 refresh token: exchange it with a POST.
         Some(Credential::IdentityToken(refresh)) => {
             let mut form = vec![
@@ -177,11 +198,10 @@ pub(crate) async fn fetch_token(
                 .map(|(k, v)| format!("{k}={}", urlencode(v)))
                 .collect::<Vec<_>>()
                 .join("&");
-            http.post(realm)
+            let req = Req::new(reqwest::Method::POST, realm.clone())
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
+                .body(Bytes::from(body));
+            (req, None)
         }
         other => {
             let mut query: Vec<String> = Vec::new();
@@ -197,17 +217,23 @@ pub(crate) async fn fetch_token(
             } else {
                 format!("{realm}{sep}{}", query.join("&"))
             };
-            let mut req = http.get(url);
-            if let Some(Credential::Basic { username, password }) = other {
-                req = req.header(
-                    "authorization",
-                    format!("Basic {}", basic_value(username, password)),
-                );
-            }
-            req.send().await
+            let scoped = match other {
+                Some(Credential::Basic { username, password }) => {
+                    HeaderValue::from_str(&format!("Basic {}", basic_value(username, password)))
+                        .ok()
+                        .map(|value| Scoped {
+                            origin: realm_origin.clone(),
+                            value,
+                        })
+                }
+                _ => None,
+            };
+            (Req::new(reqwest::Method::GET, url), scoped)
         }
-    }
-    .map_err(|e| Error::transport(format!("requesting a token from {realm}"), e))?;
+    };
+    let resp = send_following(http, &req, scoped.as_ref())
+        .await
+        .map_err(|e| Error::new(e.kind, format!("requesting a token from {realm}: {e}")))?;
     let status = resp.status();
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(Error::new(
@@ -223,10 +249,17 @@ pub(crate) async fn fetch_token(
             format!("registry {host}: token server {realm} answered {status}"),
         ));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::transport(format!("reading the token from {realm}"), e))?;
+    let what = format!("the token from {realm}");
+    let body = read_capped(resp, TOKEN_LIMIT, host, &what, || {
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "registry {host}: token server {realm} sent more than {} KiB",
+                TOKEN_LIMIT / 1024
+            ),
+        )
+    })
+    .await?;
     let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
         Error::new(
             ErrorKind::Protocol,

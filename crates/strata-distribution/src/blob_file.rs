@@ -9,6 +9,7 @@ use strata_oci::{Digest, DigestWriter};
 use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::rate_guarded;
 use crate::registry::{Repository, UploadStart};
 
 impl Repository<'_> {
@@ -24,11 +25,13 @@ impl Repository<'_> {
         let resp = self.blob_response(digest, 0).await?;
         let host = self.host;
         let mut sink = DigestWriter::new(out, digest.algorithm());
-        let mut stream = resp.bytes_stream();
+        let mut stream = rate_guarded(
+            resp.bytes_stream(),
+            self.client.rate_floor(),
+            format!("registry {host}: reading blob {digest}"),
+        );
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::transport(format!("registry {host}: reading blob {digest}"), e)
-            })?;
+            let chunk = chunk?;
             if sink.written() + chunk.len() as u64 > size {
                 return Err(Error::new(
                     ErrorKind::SizeMismatch,

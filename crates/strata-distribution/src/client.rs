@@ -10,13 +10,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 
 use crate::auth::{self, AuthCache, Authorization};
 use crate::credentials::{Credential, DockerConfig};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{self, RateFloor};
+pub(crate) use crate::origin::Req;
+use crate::origin::{send_following, Origin, Scoped};
 
 /// How a [`Client`] reaches registries.
 #[derive(Debug, Clone)]
@@ -35,6 +37,14 @@ pub struct ClientOptions {
     pub retries: u32,
     /// First retry delay; doubled each attempt.
     pub backoff: Duration,
+    /// Longest time one request may take, retries and authentication included, when its
+    /// answer is read whole (manifests, configs, tag lists, tokens, errors) or only its
+    /// headers matter (blob checks, upload starts and commits).
+    pub deadline: Duration,
+    /// Slowest blob body accepted, in bytes per second over every `rate_window`: a body
+    /// that stalls or trickles below it is cut off and resumed like a broken connection.
+    pub min_rate: u64,
+    pub rate_window: Duration,
 }
 
 impl Default for ClientOptions {
@@ -47,39 +57,10 @@ impl Default for ClientOptions {
             credentials: HashMap::new(),
             retries: 4,
             backoff: Duration::from_millis(200),
+            deadline: Duration::from_secs(120),
+            min_rate: 8 * 1024,
+            rate_window: Duration::from_secs(30),
         }
-    }
-}
-
-/// A request body that can be sent again on retry.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Req {
-    pub method: Method,
-    pub url: String,
-    pub headers: HeaderMap,
-    pub body: Option<Bytes>,
-}
-
-impl Req {
-    pub(crate) fn new(method: Method, url: String) -> Self {
-        Req {
-            method,
-            url,
-            headers: HeaderMap::new(),
-            body: None,
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            self.headers.insert(name, v);
-        }
-        self
-    }
-
-    pub(crate) fn body(mut self, body: Bytes) -> Self {
-        self.body = Some(body);
-        self
     }
 }
 
@@ -110,7 +91,9 @@ impl Client {
                 .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(30))
                 .read_timeout(Duration::from_secs(120))
-                .redirect(reqwest::redirect::Policy::limited(10))
+                // Redirects are followed by `origin::send_following`, which decides per hop
+                // whether credentials go along.
+                .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(16);
             if verify {
                 b = b.tls_certs_merge(certs.clone());
@@ -190,9 +173,58 @@ impl Client {
         Ok(found)
     }
 
+    /// The origin `host`'s credentials belong to: the base URL strata reaches it at.
+    fn registry_origin(&self, host: &str) -> Option<Origin> {
+        let bases = self.bases.lock().expect("bases lock");
+        bases.get(host).and_then(|b| Origin::of(b))
+    }
+
+    /// The cached authorization for `host` and `scope`, bound to the registry's origin.
+    fn scoped_auth(&self, host: &str, scope: &str) -> Option<Scoped> {
+        let origin = self.registry_origin(host)?;
+        let auth = self.auth.get(host, scope)?;
+        let value = HeaderValue::from_str(&auth.header()).ok()?;
+        Some(Scoped { origin, value })
+    }
+
+    /// Run `fut` within [`ClientOptions::deadline`]; past it, fail naming `what`.
+    pub(crate) async fn within<T>(
+        &self,
+        host: &str,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let deadline = self.opts.deadline;
+        tokio::time::timeout(deadline, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Transport,
+                    format!(
+                        "registry {host}: {what}: no complete answer within {}",
+                        human_duration(deadline)
+                    ),
+                ))
+            })
+    }
+
+    /// The rate floor blob bodies are held to.
+    pub(crate) fn rate_floor(&self) -> RateFloor {
+        RateFloor {
+            min_rate: self.opts.min_rate,
+            window: self.opts.rate_window,
+        }
+    }
+
     /// Send `req` to `host` with authorization for `scope`, answering one challenge and
-    /// retrying 5xx answers and broken connections with backoff.
+    /// retrying 5xx answers and broken connections with backoff, all within the deadline.
     pub(crate) async fn send(&self, host: &str, scope: &str, req: Req) -> Result<Response> {
+        let what = format!("{} {}", req.method, req.url);
+        self.within(host, &what, self.send_retrying(host, scope, req))
+            .await
+    }
+
+    async fn send_retrying(&self, host: &str, scope: &str, req: Req) -> Result<Response> {
         let mut attempt = 0;
         let mut challenged = false;
         loop {
@@ -207,9 +239,7 @@ impl Client {
                 }
                 Ok(resp) if resp.status().is_server_error() && attempt < self.opts.retries => {}
                 Ok(resp) => return Ok(resp),
-                Err(e) if attempt < self.opts.retries => {
-                    let _ = e;
-                }
+                Err(e) if attempt < self.opts.retries && e.kind == ErrorKind::Transport => {}
                 Err(e) => return Err(e),
             }
             tokio::time::sleep(self.opts.backoff * 2u32.pow(attempt)).await;
@@ -218,23 +248,13 @@ impl Client {
     }
 
     async fn send_once(&self, host: &str, scope: &str, req: &Req) -> Result<Response> {
-        let mut r = self
-            .http_for(host)
-            .request(req.method.clone(), &req.url)
-            .headers(req.headers.clone());
-        if let Some(a) = self.auth.get(host, scope) {
-            r = r.header(AUTHORIZATION, a.header());
-        }
-        if let Some(b) = &req.body {
-            r = r.body(b.clone());
-        }
-        r.send()
-            .await
-            .map_err(|e| Error::transport(format!("{} {}", req.method, req.url), e))
+        let auth = self.scoped_auth(host, scope);
+        send_following(self.http_for(host), req, auth.as_ref()).await
     }
 
-    /// Send a streaming (not replayable) body. Authorization must already be cached for
-    /// this scope, which an earlier request of the same operation guarantees.
+    /// Send a streaming (not replayable) body; redirects are not followed. Authorization,
+    /// if the URL is on the registry's origin, must already be cached for this scope, which
+    /// an earlier request of the same operation guarantees.
     pub(crate) async fn send_stream(
         &self,
         host: &str,
@@ -249,8 +269,12 @@ impl Client {
             .request(method.clone(), url)
             .headers(headers)
             .body(body);
-        if let Some(a) = self.auth.get(host, scope) {
-            r = r.header(AUTHORIZATION, a.header());
+        if let Some(v) = self
+            .scoped_auth(host, scope)
+            .as_ref()
+            .and_then(|a| a.for_url(url))
+        {
+            r = r.header(AUTHORIZATION, v.clone());
         }
         r.send()
             .await
@@ -258,8 +282,16 @@ impl Client {
     }
 
     /// Handle a 401: remember basic credentials or fetch a token. Returns whether the
-    /// request should be repeated.
+    /// request should be repeated. Only the registry itself may ask for its credentials: a
+    /// challenge from any other origin (a redirect target, an upload location elsewhere)
+    /// is not answered.
     async fn answer_challenge(&self, host: &str, scope: &str, resp: &Response) -> Result<bool> {
+        let Some(origin) = self.registry_origin(host) else {
+            return Ok(false);
+        };
+        if Origin::of(resp.url().as_str()).as_ref() != Some(&origin) {
+            return Ok(false);
+        }
         let Some(ch) = resp
             .headers()
             .get(WWW_AUTHENTICATE)
@@ -282,8 +314,15 @@ impl Client {
                 _ => Ok(false),
             },
             "bearer" => {
-                let token =
-                    auth::fetch_token(self.http_for(host), host, &ch, scope, cred.as_ref()).await?;
+                let token = auth::fetch_token(
+                    self.http_for(host),
+                    host,
+                    &origin,
+                    &ch,
+                    scope,
+                    cred.as_ref(),
+                )
+                .await?;
                 self.auth.put(host, scope, token);
                 Ok(true)
             }
@@ -292,10 +331,22 @@ impl Client {
     }
 }
 
+/// `90s`, `2m`: durations as a person reads them in an error.
+fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        format!("{}ms", d.as_millis())
+    } else if secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
 /// Turn a non-success answer into an error naming the registry and what was asked.
 pub(crate) async fn status_error(host: &str, what: &str, resp: Response) -> Error {
     let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
+    let body = limits::error_body_prefix(resp).await;
     let detail = registry_error_detail(&body);
     let detail = if detail.is_empty() {
         String::new()

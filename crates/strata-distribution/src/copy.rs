@@ -9,6 +9,7 @@ use futures::StreamExt;
 use strata_oci::{Descriptor, Digest, Digester, Manifest, RawManifest};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::rate_guarded;
 use crate::progress::{Outcome, Progress};
 use crate::registry::{Repository, UploadStart};
 
@@ -100,7 +101,12 @@ pub async fn copy_blob(
     // destination never commits it (it also checks the digest on the final PUT).
     let mut digester = Some(Digester::new(digest.algorithm()));
     let mut seen = 0u64;
-    let stream = resp.bytes_stream().map(move |chunk| {
+    let body = rate_guarded(
+        resp.bytes_stream(),
+        src.client.rate_floor(),
+        format!("registry {host}: reading blob {want}"),
+    );
+    let stream = body.map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         seen += chunk.len() as u64;
         if seen > size {

@@ -4,6 +4,10 @@
 //!   configured CAs, insecure registries, plain http fallback for loopback hosts, retries
 //!   with backoff on 5xx and broken connections, and the auth flow of [`auth`] (basic,
 //!   bearer tokens from `WWW-Authenticate` challenges, a token cache per scope).
+//!   Credentials are bound to the registry's origin (scheme, host, port) or to the token
+//!   realm that challenged; see `origin.rs`.
+//! - [`limits`]: caps on every body read whole, a deadline on requests, a minimum rate on
+//!   blob bodies, so a malicious registry cannot exhaust memory or hold a transfer.
 //! - [`credentials`]: docker's `config.json` (`auths`, `credsStore`, `credHelpers`,
 //!   `DOCKER_CONFIG`) and `docker-credential-*` helpers, read and written like docker.
 //! - [`Repository`] ([`registry`]): the distribution API for one repository: manifests
@@ -34,6 +38,8 @@ pub mod copy;
 pub mod credentials;
 mod diff_id;
 pub mod error;
+pub mod limits;
+mod origin;
 pub mod progress;
 pub mod pull;
 pub mod push;
@@ -43,6 +49,7 @@ pub mod transfer;
 pub use client::{Client, ClientOptions};
 pub use credentials::{Credential, DockerConfig};
 pub use error::{Error, ErrorKind, Result};
+pub use limits::SMALL_BLOB_LIMIT;
 pub use progress::{NoProgress, Outcome, Progress};
 pub use pull::{pull, PullOptions, Pulled};
 pub use push::{push, PushOptions, Pushed};

@@ -14,6 +14,7 @@ use strata_store::{ImageRecord, NewImage, Store, TagRef};
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::SMALL_BLOB_LIMIT;
 use crate::progress::{NoProgress, Outcome, Progress};
 use crate::registry::Repository;
 use crate::transfer;
@@ -111,6 +112,17 @@ pub async fn pull(
         unreachable!("resolved to an image manifest above");
     };
     check_image(reference, &raw, manifest)?;
+    if manifest.config.size > SMALL_BLOB_LIMIT {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{reference}: image config {} is {} bytes, more than the {} MiB strata accepts for a config; nothing was stored",
+                manifest.config.digest,
+                manifest.config.size,
+                SMALL_BLOB_LIMIT >> 20
+            ),
+        ));
+    }
 
     let lease = store
         .lease(Some(PULL_LEASE_TTL))

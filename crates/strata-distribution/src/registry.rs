@@ -3,8 +3,7 @@
 //! Every document read is size-limited before it is parsed, every blob read is counted
 //! against its descriptor, and digests come from the bytes received, never from headers.
 
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use strata_oci::media_type as mt;
@@ -12,6 +11,7 @@ use strata_oci::{Digest, ImageIndex, RawManifest, Reference};
 
 use crate::client::{absolute, status_error, Client, Req};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{read_capped, SMALL_BLOB_LIMIT};
 
 /// Manifests and indexes larger than this are refused (distribution's own limit).
 pub const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
@@ -61,24 +61,25 @@ impl<'a> Repository<'a> {
     /// Fetch a manifest or index by tag or digest. Refuses documents over
     /// [`MANIFEST_LIMIT`], unknown media types, and (by digest) bytes with another digest.
     pub async fn get_manifest(&self, reference: &str) -> Result<RawManifest> {
+        let what = format!("manifest {}:{reference}", self.name);
+        self.client
+            .within(self.host, &what, self.get_manifest_now(reference, &what))
+            .await
+    }
+
+    async fn get_manifest_now(&self, reference: &str, what: &str) -> Result<RawManifest> {
         let url = self.url(&format!("manifests/{reference}")).await?;
         let req = Req::new(Method::GET, url).header("accept", ACCEPT_MANIFESTS);
         let resp = self.client.send(self.host, &self.pull_scope(), req).await?;
-        let what = format!("manifest {}:{reference}", self.name);
         if !resp.status().is_success() {
-            return Err(status_error(self.host, &what, resp).await);
+            return Err(status_error(self.host, what, resp).await);
         }
         let declared = resp
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned());
-        if let Some(len) = resp.content_length() {
-            if len > MANIFEST_LIMIT {
-                return Err(too_large(self.host, &what));
-            }
-        }
-        let bytes = read_limited(resp, MANIFEST_LIMIT, self.host, &what).await?;
+        let bytes = read_document(resp, self.host, what).await?;
         if let Some(d) = &declared {
             let m = strata_oci::MediaType::from(d.as_str());
             let generic = d == "application/json" || d == "text/plain" || d.is_empty();
@@ -159,11 +160,32 @@ impl<'a> Repository<'a> {
         Ok(resp)
     }
 
-    /// Small blobs (configs): fetched whole, size-limited and verified.
+    /// Small blobs (configs): fetched whole, size-limited and verified. A descriptor over
+    /// [`SMALL_BLOB_LIMIT`] is refused before anything is fetched.
     pub async fn get_blob_bytes(&self, digest: &Digest, size: u64) -> Result<Bytes> {
-        let resp = self.blob_response(digest, 0).await?;
         let what = format!("blob {digest}");
-        let bytes = read_limited(resp, size, self.host, &what).await?;
+        if size > SMALL_BLOB_LIMIT {
+            return Err(small_blob_too_large(self.host, &what, size));
+        }
+        self.client
+            .within(
+                self.host,
+                &what,
+                self.get_blob_bytes_now(digest, size, &what),
+            )
+            .await
+    }
+
+    async fn get_blob_bytes_now(&self, digest: &Digest, size: u64, what: &str) -> Result<Bytes> {
+        let resp = self.blob_response(digest, 0).await?;
+        let host = self.host;
+        let bytes = read_capped(resp, size, host, what, || {
+            Error::new(
+                ErrorKind::SizeMismatch,
+                format!("registry {host}: {what}: more than the expected {size} bytes"),
+            )
+        })
+        .await?;
         if bytes.len() as u64 != size {
             return Err(Error::new(
                 ErrorKind::SizeMismatch,
@@ -296,6 +318,11 @@ impl<'a> Repository<'a> {
 
     /// Every tag of the repository, following `Link` pagination.
     pub async fn tags(&self) -> Result<Vec<String>> {
+        let what = format!("tags of {}", self.name);
+        self.client.within(self.host, &what, self.tags_now()).await
+    }
+
+    async fn tags_now(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let base = self.client.base_url(self.host).await?;
         let mut next = Some(self.url("tags/list").await?);
@@ -319,7 +346,7 @@ impl<'a> Repository<'a> {
                     )
                 });
             let what = format!("tags of {}", self.name);
-            let body = read_limited(resp, MANIFEST_LIMIT, self.host, &what).await?;
+            let body = read_document(resp, self.host, &what).await?;
             let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(
                     ErrorKind::Protocol,
@@ -336,12 +363,19 @@ impl<'a> Repository<'a> {
     /// Manifests that refer to `subject`: the referrers API, else the tag schema
     /// (`sha256-<hex>` tag holding an index) as OCI distribution 1.1 specifies.
     pub async fn referrers(&self, subject: &Digest) -> Result<ImageIndex> {
+        let what = format!("referrers of {subject}");
+        self.client
+            .within(self.host, &what, self.referrers_now(subject))
+            .await
+    }
+
+    async fn referrers_now(&self, subject: &Digest) -> Result<ImageIndex> {
         let url = self.url(&format!("referrers/{subject}")).await?;
         let req = Req::new(Method::GET, url).header("accept", mt::OCI_INDEX);
         let resp = self.client.send(self.host, &self.pull_scope(), req).await?;
         let what = format!("referrers of {subject}");
         if resp.status().is_success() {
-            let body = read_limited(resp, MANIFEST_LIMIT, self.host, &what).await?;
+            let body = read_document(resp, self.host, &what).await?;
             return serde_json::from_slice(&body).map_err(|e| {
                 Error::new(
                     ErrorKind::Protocol,
@@ -390,30 +424,19 @@ fn too_large(host: &str, what: &str) -> Error {
     )
 }
 
-/// Read a body, failing as soon as it passes `limit` bytes.
-async fn read_limited(
-    resp: reqwest::Response,
-    limit: u64,
-    host: &str,
-    what: &str,
-) -> Result<Bytes> {
-    let mut out = BytesMut::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::transport(format!("registry {host}: reading {what}"), e))?;
-        if (out.len() + chunk.len()) as u64 > limit {
-            if limit == MANIFEST_LIMIT {
-                return Err(too_large(host, what));
-            }
-            return Err(Error::new(
-                ErrorKind::SizeMismatch,
-                format!("registry {host}: {what}: more than the expected {limit} bytes"),
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out.freeze())
+/// Read a manifest, index, tag list or referrers index: at most [`MANIFEST_LIMIT`] bytes.
+async fn read_document(resp: reqwest::Response, host: &str, what: &str) -> Result<Bytes> {
+    read_capped(resp, MANIFEST_LIMIT, host, what, || too_large(host, what)).await
+}
+
+fn small_blob_too_large(host: &str, what: &str, size: u64) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "registry {host}: {what} is {size} bytes, more than the {} MiB strata reads into memory for a config; nothing was fetched",
+            SMALL_BLOB_LIMIT >> 20
+        ),
+    )
 }
 
 impl Error {

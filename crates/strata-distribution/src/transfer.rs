@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::diff_id::DiffIdCheck;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::rate_guarded;
 use crate::progress::{Outcome, Progress};
 use crate::registry::{Repository, UploadStart};
 
@@ -124,7 +125,11 @@ pub(crate) async fn download(
             written = 0;
             progress.resumed(digest, 0);
         }
-        let mut stream = resp.bytes_stream();
+        let mut stream = rate_guarded(
+            resp.bytes_stream(),
+            repo.client.rate_floor(),
+            format!("registry {host}: reading blob {digest}"),
+        );
         let mut interrupted = None;
         while let Some(chunk) = stream.next().await {
             match chunk {
@@ -148,10 +153,7 @@ pub(crate) async fn download(
                     }
                 }
                 Err(e) => {
-                    interrupted = Some(Error::transport(
-                        format!("registry {host}: reading blob {digest}"),
-                        e,
-                    ));
+                    interrupted = Some(e);
                     break;
                 }
             }

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     /// A manifest over the size limit (413).
     TooLarge,
     RangeInvalid,
+    /// A listing's `n` is not a page size (400).
+    PaginationNumberInvalid,
     Unauthorized,
     Denied,
     Unsupported,
@@ -45,6 +47,7 @@ impl ErrorKind {
             ErrorKind::NameUnknown => "NAME_UNKNOWN",
             ErrorKind::SizeInvalid | ErrorKind::TooLarge => "SIZE_INVALID",
             ErrorKind::RangeInvalid => "RANGE_INVALID",
+            ErrorKind::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorKind::Unauthorized => "UNAUTHORIZED",
             ErrorKind::Denied => "DENIED",
             ErrorKind::Unsupported => "UNSUPPORTED",
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::SizeInvalid => "provided length did not match content length",
             ErrorKind::TooLarge => "manifest too large",
             ErrorKind::RangeInvalid => "requested range not satisfiable",
+            ErrorKind::PaginationNumberInvalid => "invalid number of results requested",
             ErrorKind::Unauthorized => "authentication required",
             ErrorKind::Denied => "requested access to the resource is denied",
             ErrorKind::Unsupported => "the operation is unsupported",
@@ -91,7 +95,8 @@ impl ErrorKind {
             | ErrorKind::ManifestBlobUnknown
             | ErrorKind::ManifestInvalid
             | ErrorKind::NameInvalid
-            | ErrorKind::SizeInvalid => 400,
+            | ErrorKind::SizeInvalid
+            | ErrorKind::PaginationNumberInvalid => 400,
             ErrorKind::RangeInvalid => 416,
             ErrorKind::TooLarge => 413,
             ErrorKind::Unauthorized => 401,

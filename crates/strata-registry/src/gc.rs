@@ -92,6 +92,7 @@ pub async fn mark(registry: &Registry) -> Result<HashSet<Digest>> {
             };
             if let Ok(info) = manifest::parse(&bytes, None) {
                 marked.extend(info.blobs);
+                marked.extend(info.foreign);
                 marked.extend(info.manifests);
             }
         }

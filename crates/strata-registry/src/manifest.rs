@@ -26,8 +26,11 @@ pub struct ManifestInfo {
     pub media_type: String,
     /// `artifactType`, or the config media type for image manifests (referrers API rule).
     pub artifact_type: Option<String>,
-    /// Blobs: config and layers (or `blobs`).
+    /// Blobs: config and layers (or `blobs`) that must be in the repository.
     pub blobs: Vec<Digest>,
+    /// Non-distributable ("foreign") layers: clients fetch them from elsewhere, so a push
+    /// need not include them; kept from garbage collection if they were pushed anyway.
+    pub foreign: Vec<Digest>,
     /// Child manifests of an index.
     pub manifests: Vec<Digest>,
     pub subject: Option<Digest>,
@@ -38,6 +41,13 @@ impl ManifestInfo {
     pub fn is_index(&self) -> bool {
         self.media_type == mt::OCI_INDEX || self.media_type == mt::DOCKER_MANIFEST_LIST
     }
+}
+
+/// OCI's non-distributable layer types (deprecated in image-spec 1.1, still pushed) and
+/// Docker's foreign layers: content a registry is not expected to hold.
+pub fn is_non_distributable(media_type: &str) -> bool {
+    media_type.starts_with("application/vnd.oci.image.layer.nondistributable.")
+        || media_type.starts_with("application/vnd.docker.image.rootfs.foreign.")
 }
 
 fn invalid(msg: impl Into<String>) -> Error {
@@ -108,6 +118,7 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestInfo> {
             .and_then(Value::as_str)
             .map(str::to_string),
         blobs: Vec::new(),
+        foreign: Vec::new(),
         manifests: Vec::new(),
         subject: None,
         annotations: v.get("annotations").cloned(),
@@ -136,7 +147,15 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestInfo> {
             .and_then(Value::as_array)
             .ok_or_else(|| invalid("manifest without layers array"))?;
         for l in layers {
-            info.blobs.push(descriptor_digest(l, "layers")?);
+            let d = descriptor_digest(l, "layers")?;
+            if l.get("mediaType")
+                .and_then(Value::as_str)
+                .is_some_and(is_non_distributable)
+            {
+                info.foreign.push(d);
+            } else {
+                info.blobs.push(d);
+            }
         }
     }
     if let Some(s) = v.get("subject") {
@@ -164,6 +183,25 @@ mod tests {
             parse(m.as_bytes(), Some(mt::OCI_INDEX)).unwrap_err().kind(),
             ErrorKind::ManifestInvalid
         );
+    }
+
+    #[test]
+    fn non_distributable_layers_are_not_required_blobs() {
+        let (a, b) = (
+            format!("sha256:{}", "a".repeat(64)),
+            format!("sha256:{}", "b".repeat(64)),
+        );
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"x","digest":"{a}","size":1}},"layers":[{{"digest":"{b}","size":2,"mediaType":"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip","urls":["https://example.com/b"]}}]}}"#,
+            mt::OCI_MANIFEST
+        );
+        let info = parse(m.as_bytes(), None).unwrap();
+        assert_eq!(info.blobs.len(), 1);
+        assert_eq!(info.foreign.len(), 1);
+        assert!(is_non_distributable(
+            "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+        ));
+        assert!(!is_non_distributable(mt::OCI_LAYER_GZIP));
     }
 
     #[test]

@@ -255,3 +255,43 @@ async fn htpasswd_wrong_password_and_catalog_filtering() {
     common::verify_image(&outsider, &s, "other/r", "v1").await;
     s.stop().await;
 }
+
+/// Regression: the token server issues anonymous tokens (empty subject); such a token
+/// must not open `GET /v2/` unless anonymous access is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_token_opens_the_base_endpoint_only_with_anonymous_pull() {
+    for anonymous_pull in [false, true] {
+        let (_d, s) = server(AuthMode::Token, anonymous_pull).await;
+        let t = token_for(&s, "anonymous").await.unwrap();
+        let r = client()
+            .get(s.url("/v2/"))
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap();
+        let want = if anonymous_pull { 200 } else { 401 };
+        assert_eq!(r.status(), want, "anonymous_pull = {anonymous_pull}");
+        s.stop().await;
+    }
+}
+
+/// Regression: a 403 names the refused action in words, not as Rust debug output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_messages_name_the_action_plainly() {
+    let (_d, s) = server(AuthMode::Htpasswd, false).await;
+    let reader = common::client_with_basic("reader", "reader-pw");
+    let r = reader
+        .delete(s.url("/v2/sec/r/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let msg = v["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        msg,
+        "requested access to delete on repository sec/r is denied"
+    );
+    assert_eq!(v["errors"][0]["code"], "DENIED");
+    s.stop().await;
+}

@@ -130,6 +130,16 @@ pub enum Need {
     Repo(String, Action),
 }
 
+impl std::fmt::Display for Need {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Need::Base => f.write_str("the registry"),
+            Need::Catalog => f.write_str("the catalog"),
+            Need::Repo(name, action) => write!(f, "{} on repository {name}", action.as_str()),
+        }
+    }
+}
+
 /// Who made a request.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -328,8 +338,10 @@ impl Authorizer {
                         let claims =
                             token::verify(t.trim(), &self.secret, &self.cfg.token_service, now)
                                 .map_err(|e| unauthorized(e.message()))?;
+                        // The token server issues anonymous tokens with an empty subject:
+                        // such a token carries its grants, but no user.
                         Identity {
-                            user: Some(claims.sub),
+                            user: Some(claims.sub).filter(|s| !s.is_empty()),
                             grants: Some(claims.access),
                         }
                     }
@@ -360,7 +372,7 @@ impl Authorizer {
         Err(Refusal {
             error: Error::new(
                 ErrorKind::Denied,
-                format!("requested access to {need:?} is denied"),
+                format!("requested access to {need} is denied"),
             ),
             challenge: None,
         })

@@ -147,6 +147,21 @@ impl Registry {
         content_type: Option<&str>,
         bytes: Bytes,
     ) -> Result<(Digest, ManifestInfo)> {
+        self.manifest_put_tagged(repo, reference, &[], content_type, bytes)
+            .await
+    }
+
+    /// [`Registry::manifest_put`] that also points `extra_tags` at the manifest (OCI 1.1's
+    /// `?tag=` parameters on a push by digest), in the same step: every tag names the
+    /// digest the manifest was pushed under, sha512 included.
+    pub async fn manifest_put_tagged(
+        &self,
+        repo: &str,
+        reference: &Reference,
+        extra_tags: &[String],
+        content_type: Option<&str>,
+        bytes: Bytes,
+    ) -> Result<(Digest, ManifestInfo)> {
         let info = manifest::parse(&bytes, content_type)?;
         let digest = match reference {
             Reference::Digest(d) => {
@@ -193,16 +208,18 @@ impl Registry {
             )
             .await?;
         }
-        let mut previous_tag = None;
         let tag = match reference {
-            Reference::Tag(t) => {
-                previous_tag = s.get(&keys::tag(repo, t)).await.ok();
-                s.put(&keys::tag(repo, t), Bytes::from(digest.to_string()))
-                    .await?;
-                Some(t.clone())
-            }
+            Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
         };
+        let tags: Vec<&String> = tag.iter().chain(extra_tags.iter()).collect();
+        // What each tag named before, to put back if the push is undone below.
+        let mut previous = Vec::with_capacity(tags.len());
+        for t in &tags {
+            previous.push(s.get(&keys::tag(repo, t)).await.ok());
+            s.put(&keys::tag(repo, t), Bytes::from(digest.to_string()))
+                .await?;
+        }
         self.ensure_catalog(repo).await?;
         // Claim everything again now that the revision is visible (the protocol in gc.rs):
         // a collector whose mark set missed the revision either sees these claims and keeps
@@ -216,8 +233,8 @@ impl Registry {
         let claims = futures::future::try_join_all(all.iter().map(|b| self.claim_blob(b))).await?;
         if let Some((b, _)) = all.iter().zip(&claims).find(|(_, c)| **c != Claim::Held) {
             s.delete(&keys::revision(repo, &digest)).await?;
-            if let Reference::Tag(t) = reference {
-                match &previous_tag {
+            for (t, old) in tags.iter().zip(&previous) {
+                match old {
                     Some(old) => s.put(&keys::tag(repo, t), old.clone()).await?,
                     None => s.delete(&keys::tag(repo, t)).await?,
                 }
@@ -230,14 +247,26 @@ impl Registry {
             ));
         }
         drop(_guard);
-        self.notify(Event::new(
-            Action::Push,
-            repo,
-            &digest,
-            tag,
-            &info.media_type,
-            bytes.len() as u64,
-        ));
+        if tags.is_empty() {
+            self.notify(Event::new(
+                Action::Push,
+                repo,
+                &digest,
+                None,
+                &info.media_type,
+                bytes.len() as u64,
+            ));
+        }
+        for t in tags {
+            self.notify(Event::new(
+                Action::Push,
+                repo,
+                &digest,
+                Some(t.clone()),
+                &info.media_type,
+                bytes.len() as u64,
+            ));
+        }
         Ok((digest, info))
     }
 

@@ -7,6 +7,7 @@
 //! `last_used` times, which every operation that makes a blob reachable refreshes.
 
 mod manifests;
+mod upload_state;
 mod uploads;
 
 use std::collections::HashMap;

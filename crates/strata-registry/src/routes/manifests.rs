@@ -36,7 +36,14 @@ pub(super) async fn get(
     headers: &HeaderMap,
     head: bool,
 ) -> ApiResult {
-    let reference = Reference::parse(reference)?;
+    // A reference that is neither a tag nor a digest names nothing: 404, as distribution
+    // and Harbor answer (their routes do not match it).
+    let reference = Reference::parse(reference).map_err(|_| {
+        Error::new(
+            ErrorKind::ManifestUnknown,
+            format!("manifest {reference:?} unknown to repository {name}"),
+        )
+    })?;
     let m = st.registry.manifest_get(name, &reference).await?;
     if !acceptable(headers, &m.media_type) {
         return Err(Error::new(
@@ -97,33 +104,22 @@ pub(super) async fn put(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    // `?tag=` on a push by digest adds tags (spec end-7b).
-    let extra_tags: Vec<&str> = q
-        .iter()
-        .filter(|(k, _)| k == "tag")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    for t in &extra_tags {
+    // `?tag=` on a push by digest adds tags (spec end-7b), all naming the pushed digest.
+    let mut extra_tags: Vec<String> = Vec::new();
+    for (_, t) in q.iter().filter(|(k, _)| k == "tag") {
         if !is_tag(t) {
             return Err(
                 Error::new(ErrorKind::ManifestInvalid, format!("invalid tag {t:?}")).into(),
             );
         }
+        if !extra_tags.contains(t) {
+            extra_tags.push(t.clone());
+        }
     }
     let (digest, info) = st
         .registry
-        .manifest_put(name, &reference, content_type, bytes.clone())
+        .manifest_put_tagged(name, &reference, &extra_tags, content_type, bytes)
         .await?;
-    for t in extra_tags {
-        st.registry
-            .manifest_put(
-                name,
-                &Reference::Tag(t.to_string()),
-                content_type,
-                bytes.clone(),
-            )
-            .await?;
-    }
     let mut resp = (
         StatusCode::CREATED,
         [
@@ -136,6 +132,12 @@ pub(super) async fn put(
         ],
     )
         .into_response();
+    if !extra_tags.is_empty() {
+        if let Ok(v) = extra_tags.join(", ").parse() {
+            resp.headers_mut()
+                .insert(HeaderName::from_static("oci-tag"), v);
+        }
+    }
     if let Some(subject) = info.subject {
         if let Ok(v) = subject.to_string().parse() {
             resp.headers_mut()

@@ -342,7 +342,11 @@ pub(crate) fn page_size(q: &[(String, String)]) -> Result<Option<usize>, ApiErro
     match query(q, "n") {
         None => Ok(None),
         Some(n) => n.parse().map(Some).map_err(|_| {
-            Error::new(ErrorKind::Unsupported, format!("invalid page size n={n:?}")).into()
+            Error::new(
+                ErrorKind::PaginationNumberInvalid,
+                format!("invalid page size n={n:?}"),
+            )
+            .into()
         }),
     }
 }

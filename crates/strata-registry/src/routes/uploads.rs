@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use strata_oci::Algorithm;
 
 use super::{body_stream, query, ApiResult, AppState};
 use crate::auth::{Action, Identity};
@@ -79,16 +80,18 @@ pub(super) async fn start(
             return Ok(created(name, mount));
         }
     }
-    if let Some(alg) = query(q, "digest-algorithm") {
-        if alg != "sha256" && alg != "sha512" {
+    let algorithm = match query(q, "digest-algorithm") {
+        None | Some("sha256") => Algorithm::Sha256,
+        Some("sha512") => Algorithm::Sha512,
+        Some(alg) => {
             return Err(Error::new(
                 ErrorKind::DigestInvalid,
                 format!("unsupported digest algorithm {alg:?}"),
             )
-            .into());
+            .into())
         }
-    }
-    let id = r.upload_start(name).await?;
+    };
+    let id = r.upload_start_with(name, algorithm).await?;
     if let Some(d) = query(q, "digest") {
         let digest = parse_digest(d)?;
         r.upload_complete(name, &id, &digest, Some(counted(st, body)))

@@ -129,9 +129,13 @@ pub mod keys {
     pub fn uploads(repo: &str) -> String {
         format!("v1/repositories/{repo}/_uploads/")
     }
-    /// A chunk of an upload starting at byte `offset` (zero-padded so keys sort by offset).
-    pub fn upload_chunk(repo: &str, id: &str, offset: u64) -> String {
-        format!("v1/repositories/{repo}/_uploads/{id}/chunks/{offset:020}")
+    /// The `n`th chunk of an upload, from 0 (zero-padded so keys sort in order).
+    pub fn upload_chunk(repo: &str, id: &str, n: u64) -> String {
+        format!("v1/repositories/{repo}/_uploads/{id}/chunks/{n:020}")
+    }
+    /// An upload's state: offset, chunk count, running hash (`registry/upload_state.rs`).
+    pub fn upload_state(repo: &str, id: &str) -> String {
+        format!("v1/repositories/{repo}/_uploads/{id}/state")
     }
     /// The catalog: one marker per repository, its name with `/` escaped as `+`.
     pub fn catalog_entry(repo: &str) -> String {
