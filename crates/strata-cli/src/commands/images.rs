@@ -316,13 +316,29 @@ pub(crate) fn short_id(id: &strata_oci::Digest, no_trunc: bool) -> String {
     }
 }
 
-fn row_value(img: &Image, tag: Option<&TagRef>, no_trunc: bool, now: DateTime<Utc>) -> Value {
+/// `repo_digests`: the image's repository digests (pull/push); the row shows the one of
+/// its repository, or `<none>` as docker does for an image no registry has seen.
+fn row_value(
+    img: &Image,
+    tag: Option<&TagRef>,
+    repo_digests: &[String],
+    no_trunc: bool,
+    now: DateTime<Utc>,
+) -> Value {
     let r = &img.record;
+    let digest = repo_digests
+        .iter()
+        .find_map(|d| {
+            let (repo, digest) = d.split_once('@')?;
+            tag.is_none_or(|t| t.familiar_repository() == repo)
+                .then(|| digest.to_owned())
+        })
+        .unwrap_or_else(|| "<none>".into());
     json!({
         "Containers": "N/A",
         "CreatedAt": created_at(r.created),
         "CreatedSince": created_since(r.created, now),
-        "Digest": r.manifest_digest.to_string(),
+        "Digest": digest,
         "ID": short_id(&r.config_digest, no_trunc),
         "Repository": tag.map(|t| t.familiar_repository().to_owned()).unwrap_or_else(|| "<none>".into()),
         "SharedSize": "N/A",
@@ -367,8 +383,13 @@ pub fn run(args: ImagesArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let fmt = Formatter::new(args.format.as_deref(), default, HEADERS)?;
     let items: Vec<Value> = rows
         .iter()
-        .map(|(i, t)| row_value(i, t.as_ref(), args.no_trunc, now))
-        .collect();
+        .map(|(i, t)| {
+            let digests = store
+                .repo_digests(&i.record.manifest_digest)
+                .map_err(store_err)?;
+            Ok(row_value(i, t.as_ref(), &digests, args.no_trunc, now))
+        })
+        .collect::<anyhow::Result<_>>()?;
     print!("{}", fmt.render(&items)?);
     Ok(ExitCode::SUCCESS)
 }

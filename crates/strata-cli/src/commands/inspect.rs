@@ -36,16 +36,11 @@ pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<Value>
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
     };
-    let mut repos: Vec<String> = img
-        .tags
-        .iter()
-        .map(|t| t.familiar_repository().to_owned())
-        .collect();
-    repos.dedup();
     let mut v = json!({
         "Id": r.config_digest.to_string(),
         "RepoTags": img.tags.iter().map(|t| t.familiar()).collect::<Vec<_>>(),
-        "RepoDigests": repos.iter().map(|repo| format!("{repo}@{}", r.manifest_digest)).collect::<Vec<_>>(),
+        // Only digests a registry gave or took (pull, push); never the local manifest's.
+        "RepoDigests": store.repo_digests(&r.manifest_digest).map_err(store_err)?,
         "Parent": "",
         "Comment": str_of("comment"),
         "Created": get("created").unwrap_or(Value::String(String::new())),
