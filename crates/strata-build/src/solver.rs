@@ -220,6 +220,13 @@ pub fn build_with_cache(
     )?;
     let mut opts = opts.clone();
     opts.source_date_epoch = source_date_epoch;
+    // Resolve the context once: RUN steps run in their bundle directory, where a relative
+    // path (`strata build .`) would name something else entirely.
+    if let Some(dir) = &opts.context_dir {
+        let abs = std::fs::canonicalize(dir)
+            .map_err(|e| BuildError::not_found(format!("build context {}: {e}", dir.display())))?;
+        opts.context_dir = Some(abs);
+    }
     let now = match source_date_epoch {
         Some(e) => rfc3339(e, 0),
         None => {
@@ -311,11 +318,13 @@ pub fn build_with_cache(
         id,
         name: "exporting to image".into(),
     });
-    let image = export::export(store, &state)?;
-    progress.event(Event::Note {
-        id,
-        text: format!("writing image {}", image.id),
-    });
+    let image = export::export(store, &state, !opts.output_only)?;
+    if !opts.output_only {
+        progress.event(Event::Note {
+            id,
+            text: format!("writing image {}", image.id),
+        });
+    }
     progress.event(Event::Done {
         id,
         elapsed: start.elapsed(),

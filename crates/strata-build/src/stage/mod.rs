@@ -86,7 +86,14 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
         }
         Base::Stage(j) => {
             let r = sh.wait_stage(*j)?;
-            (r.state.clone(), r.key.clone())
+            // The parent's ONBUILD triggers were injected into this stage (plan.rs): they
+            // run here once and are not passed on to stages built on this one.
+            let st = ImageState::from_base(
+                r.state.config.clone(),
+                r.state.layers.clone(),
+                r.state.created.clone(),
+            );
+            (st, r.key.clone())
         }
         Base::Image(reference) => {
             // Numbered only here: scratch and stage bases show no vertex, and `#N` stays
@@ -97,22 +104,13 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
                 name: format!("[{label}1/{total}] FROM {reference}"),
             });
             let base = &plan.bases[reference];
-            let layers = base.layers();
-            let mut config = base.config.clone();
-            // ONBUILD triggers were injected into this stage; the new image does not inherit them.
-            if let Some(c) = config.config.as_mut() {
-                c.on_build = None;
-            }
             let created = base
                 .config
                 .created
                 .clone()
                 .unwrap_or_else(|| sh.now.clone());
-            let st = ImageState {
-                config,
-                layers,
-                created,
-            };
+            // ONBUILD triggers were injected into this stage; the new image does not inherit them.
+            let st = ImageState::from_base(base.config.clone(), base.layers(), created);
             sh.progress.event(Event::Done {
                 id,
                 elapsed: start.elapsed(),
@@ -185,21 +183,28 @@ impl StageRun<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(" ");
                 self.chain(&format!("ARG {text}"), used);
+                // BuildKit's history row: each name, with its default as written (expanded).
+                let shown = step
+                    .history_args
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{k}={v}"),
+                        None => k.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.state.created = self.last_created();
+                self.state.add_history(format!("ARG {shown}"), true);
                 Ok(())
             }
             other => {
-                let before = self.state.config.history.len();
                 self.state.created = self.last_created();
-                if !self.state.apply_metadata(other, None) {
+                let Some(text) = self.state.apply_metadata(other, None) else {
                     return Err(BuildError::unsupported(format!(
                         "instruction {}",
                         other.keyword()
                     )));
-                }
-                let text = self.state.config.history[before]
-                    .created_by
-                    .clone()
-                    .unwrap_or_default();
+                };
                 self.chain(&text, used);
                 Ok(())
             }
@@ -269,7 +274,7 @@ impl StageRun<'_, '_> {
             args: used.clone(),
             ..Default::default()
         };
-        let (op, history) = self.describe(step, &used, &mut inputs)?;
+        let (op, history) = self.describe(step, &mut inputs)?;
         inputs.op = op;
         let key = inputs.key().to_string();
         let position = self.explain_position(n);
@@ -519,6 +524,7 @@ impl StageRun<'_, '_> {
                         exclude: &[],
                         unpack_archives: false,
                         reuse: None,
+                        keep_owners: false,
                     };
                     let empty = tempfile::tempdir()?;
                     copy_step::stage_copy(&job, &SourceRoot::Dir(empty.path()), &lowers, &fs_dir)?;
