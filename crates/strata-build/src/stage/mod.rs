@@ -70,7 +70,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             rs.name.as_deref() == Some(f.to_ascii_lowercase().as_str()) || *f == index.to_string()
         });
     let platform = rs.platform.clone().unwrap_or_else(|| plan.platform.clone());
-    let start = Instant::now();
     let (state, key) = match &rs.base {
         Base::Scratch => {
             let st = ImageState::scratch(
@@ -101,7 +100,10 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             let id = sh.next_id();
             sh.progress.event(Event::Started {
                 id,
-                name: format!("[{label}1/{total}] FROM {reference}"),
+                name: format!(
+                    "[{label}1/{total}] FROM {}",
+                    crate::solver::full_reference(reference)
+                ),
             });
             let base = &plan.bases[reference];
             let created = base
@@ -111,10 +113,8 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
                 .unwrap_or_else(|| sh.now.clone());
             // ONBUILD triggers were injected into this stage; the new image does not inherit them.
             let st = ImageState::from_base(base.config.clone(), base.layers(), created);
-            sh.progress.event(Event::Done {
-                id,
-                elapsed: start.elapsed(),
-            });
+            // The base is in the store already: BuildKit reports a local base as CACHED.
+            sh.progress.event(Event::Cached { id });
             (st, base.record.manifest_digest.to_string())
         }
     };
