@@ -16,8 +16,9 @@ pub struct Exported {
     pub config: Vec<u8>,
 }
 
-/// Serialise `state` as an OCI image and add it to the store (untagged).
-pub fn export(store: &Store, state: &ImageState) -> Result<Exported> {
+/// Serialise `state` as an OCI image: its blobs go to the store, and an (untagged) image
+/// record too when `record`.
+pub fn export(store: &Store, state: &ImageState, record: bool) -> Result<Exported> {
     let config = serde_json::to_vec(&state.config).map_err(BuildError::internal)?;
     let config_digest = store.put_bytes(&config)?;
     let layers: Vec<Descriptor> = state
@@ -41,7 +42,9 @@ pub fn export(store: &Store, state: &ImageState) -> Result<Exported> {
     );
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(BuildError::internal)?;
     let manifest_digest = store.put_bytes(&manifest_bytes)?;
-    store.add_image(&manifest_bytes, &MediaType::new(media_type::OCI_MANIFEST))?;
+    if record {
+        store.add_image(&manifest_bytes, &MediaType::new(media_type::OCI_MANIFEST))?;
+    }
     Ok(Exported {
         id: config_digest,
         manifest_digest,

@@ -78,6 +78,8 @@ pub struct BuildOptions {
     pub ssh: HashMap<String, PathBuf>,
     pub allow_insecure: bool,
     pub shm_size: Option<u64>,
+    /// `--add-host`: extra `/etc/hosts` lines in RUN steps, as (hostname, address).
+    pub extra_hosts: Vec<(String, String)>,
     pub ulimits: Vec<strata_exec::Ulimit>,
     /// `SOURCE_DATE_EPOCH`: clamps timestamps in config, history and new layers.
     pub source_date_epoch: Option<i64>,
@@ -85,4 +87,8 @@ pub struct BuildOptions {
     pub explain: bool,
     /// Stages may run in parallel up to this many RUN steps at once (0: twice the cores).
     pub parallelism: usize,
+    /// The result goes to an `-o` output other than the store (a directory, a tar, an
+    /// archive): its blobs are written for the exporter, but no image is recorded, so no
+    /// dangling image is left behind (as docker).
+    pub output_only: bool,
 }

@@ -146,6 +146,7 @@ pub fn plan(
 ) -> Result<Plan> {
     let mut df = strata_dockerfile::parse(text, file_name)
         .map_err(|e| dockerfile_error(e, file_name, text))?;
+    check_syntax_directive(&df, file_name)?;
     let mut opts = ResolveOptions::new(build_args.clone(), platform);
     let first = scope::resolve(&df, &opts).map_err(|e| dockerfile_error(e, file_name, text))?;
 
@@ -158,16 +159,7 @@ pub fn plan(
     let needed = graph0.required(target0);
     for &i in &needed {
         let stage = &first.stages[i];
-        let mut refs = Vec::new();
-        if let Base::Image(r) = &stage.base {
-            refs.push(r.clone());
-        }
-        for edge in &graph0.stages[i].edges {
-            if let strata_dockerfile::stages::Reference::Image(r) = &edge.to {
-                refs.push(r.clone());
-            }
-        }
-        for r in refs {
+        for r in stage_image_refs(&first, &graph0, i) {
             if let std::collections::hash_map::Entry::Vacant(slot) = bases.entry(r.clone()) {
                 let base =
                     load_base(store, &r).map_err(|e| e.at(locate(&df, text, stage.index)))?;
@@ -175,7 +167,32 @@ pub fn plan(
             }
         }
     }
+    // ONBUILD triggers a stage declares, run by the first stage built FROM it.
+    let stage_triggers: Vec<Vec<String>> = df
+        .stages
+        .iter()
+        .map(|st| {
+            st.instructions
+                .iter()
+                .filter_map(|inst| match &inst.kind {
+                    strata_dockerfile::ast::InstructionKind::Onbuild(ob) => {
+                        Some(ob.expression.clone())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
     for &i in &needed {
+        if let Base::Stage(j) = &first.stages[i].base {
+            if let Some(triggers) = stage_triggers.get(*j).filter(|t| !t.is_empty()) {
+                let name = first.stages[*j]
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| j.to_string());
+                inject_onbuild(&mut df, i, triggers, &format!("stage {name}"))?;
+            }
+        }
         if let Base::Image(r) = &first.stages[i].base {
             let base = &bases[r];
             let wanted = first.stages[i]
@@ -198,6 +215,9 @@ pub fn plan(
                 })
                 .unwrap_or_default();
             opts.image_env.insert(r.clone(), env);
+            if let Some(shell) = base.config.config.as_ref().and_then(|c| c.shell.clone()) {
+                opts.image_shell.insert(r.clone(), shell);
+            }
             let triggers = base
                 .config
                 .config
@@ -205,7 +225,7 @@ pub fn plan(
                 .and_then(|c| c.on_build.clone())
                 .unwrap_or_default();
             if !triggers.is_empty() {
-                inject_onbuild(&mut df, i, &triggers, r)?;
+                inject_onbuild(&mut df, i, &triggers, &format!("base image {r}"))?;
             }
         }
     }
@@ -225,7 +245,96 @@ pub fn plan(
     })
 }
 
-/// ONBUILD triggers of a base run first in the stage built on it, as docker does.
+/// The images stage `i` reads: its FROM image and `--from` images.
+fn stage_image_refs(resolved: &Resolved, graph: &StageGraph, i: usize) -> Vec<String> {
+    let mut refs = Vec::new();
+    if let Base::Image(r) = &resolved.stages[i].base {
+        refs.push(r.clone());
+    }
+    for edge in &graph.stages[i].edges {
+        if let strata_dockerfile::stages::Reference::Image(r) = &edge.to {
+            refs.push(r.clone());
+        }
+    }
+    refs
+}
+
+/// The external images (FROM and `--from`) building `target` needs, in stage order, without
+/// touching the store: what `build --pull` looks up in registries first.
+pub fn base_references(
+    text: &str,
+    file_name: &str,
+    build_args: &BTreeMap<String, String>,
+    target: Option<&str>,
+    platform: Option<Platform>,
+) -> Result<Vec<String>> {
+    let df = strata_dockerfile::parse(text, file_name)
+        .map_err(|e| dockerfile_error(e, file_name, text))?;
+    check_syntax_directive(&df, file_name)?;
+    let opts = ResolveOptions::new(build_args.clone(), platform);
+    let resolved = scope::resolve(&df, &opts).map_err(|e| dockerfile_error(e, file_name, text))?;
+    let graph =
+        StageGraph::new(&df, &resolved).map_err(|e| dockerfile_error(e, file_name, text))?;
+    let target = graph
+        .target(target)
+        .map_err(|e| dockerfile_error(e, file_name, text))?;
+    let mut needed: Vec<usize> = graph.required(target).into_iter().collect();
+    needed.sort_unstable();
+    let mut refs: Vec<String> = Vec::new();
+    for i in needed {
+        for r in stage_image_refs(&resolved, &graph, i) {
+            if !refs.contains(&r) {
+                refs.push(r);
+            }
+        }
+    }
+    Ok(refs)
+}
+
+/// `# syntax=` names the frontend BuildKit would pull and run. strata's Dockerfile frontend is
+/// built in: the official `docker/dockerfile` 1.x frontends are what it implements, anything
+/// else (another major version, labs, a custom frontend) would silently build something
+/// else, so it is refused.
+fn check_syntax_directive(df: &Dockerfile, file_name: &str) -> Result<()> {
+    let Some(d) = df.syntax.directives.iter().find(|d| d.name == "syntax") else {
+        return Ok(());
+    };
+    let value = d.value.trim();
+    if is_builtin_frontend(value) {
+        return Ok(());
+    }
+    Err(BuildError::new(
+        BuildErrorKind::Unsupported,
+        format!(
+            "{file_name}:{}: # syntax={value}: strata has its Dockerfile frontend built in and cannot run another frontend\nhint: use `# syntax=docker/dockerfile:1` or remove the directive",
+            d.line
+        ),
+    ))
+}
+
+/// `docker/dockerfile` (optionally `docker.io/` prefixed) with no tag, `1`, `1.N` or
+/// `1.N.M`, optionally pinned by digest.
+fn is_builtin_frontend(reference: &str) -> bool {
+    let name = reference.split('@').next().unwrap_or(reference);
+    let name = name.strip_prefix("docker.io/").unwrap_or(name);
+    let (repo, tag) = match name.rsplit_once(':') {
+        Some((r, t)) => (r, Some(t)),
+        None => (name, None),
+    };
+    if repo != "docker/dockerfile" {
+        return false;
+    }
+    let Some(tag) = tag else { return true };
+    let parts: Vec<&str> = tag.split('.').collect();
+    parts[0] == "1"
+        && parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// ONBUILD triggers of a base (an image, or an earlier stage of this Dockerfile) run first
+/// in the stage built on it, as docker does.
 fn inject_onbuild(
     df: &mut Dockerfile,
     stage: usize,
@@ -236,10 +345,7 @@ fn inject_onbuild(
     let parsed = strata_dockerfile::parse(&text, "onbuild").map_err(|e| {
         BuildError::new(
             BuildErrorKind::Dockerfile,
-            format!(
-                "invalid ONBUILD trigger in base image {base}: {}",
-                e.message
-            ),
+            format!("invalid ONBUILD trigger of {base}: {}", e.message),
         )
     })?;
     let from_span = df.stages[stage].span;
@@ -272,4 +378,33 @@ fn locate(df: &Dockerfile, text: &str, stage: usize) -> String {
 /// The manifest digest a base image contributes to cache keys.
 pub fn base_key(base: &BaseImage) -> Digest {
     base.record.manifest_digest.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_builtin_frontend;
+
+    #[test]
+    fn builtin_frontends() {
+        for ok in [
+            "docker/dockerfile:1",
+            "docker/dockerfile:1.4",
+            "docker/dockerfile:1.7.1",
+            "docker.io/docker/dockerfile:1",
+            "docker/dockerfile",
+            "docker/dockerfile:1.6@sha256:ac85f380a63b13dfcefa89046420e1781752bab202122f8f50032edf31be0021",
+        ] {
+            assert!(is_builtin_frontend(ok), "{ok}");
+        }
+        for bad in [
+            "docker/dockerfile:1.4-labs",
+            "docker/dockerfile:2",
+            "docker/dockerfile-upstream:master",
+            "tonistiigi/dockerfile:runmount",
+            "example.com/my/frontend:1",
+            "docker/dockerfile:1.x",
+        ] {
+            assert!(!is_builtin_frontend(bad), "{bad}");
+        }
+    }
 }

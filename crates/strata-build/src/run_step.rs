@@ -150,6 +150,7 @@ pub fn execute(run: &Run, rc: &RunContext<'_>) -> Result<()> {
         spec.shm_size = shm;
     }
     spec.ulimits = opts.ulimits.clone();
+    spec.extra_hosts = opts.extra_hosts.clone();
 
     let mut secrets = TempSecrets(Vec::new());
     let mut locks = Vec::new();

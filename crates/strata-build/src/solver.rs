@@ -157,7 +157,17 @@ impl Shared<'_> {
                 // something below it.
                 is_dir && matcher.could_include_under(path)
             };
+            let id = self.next_id();
+            let start = Instant::now();
+            self.progress.event(Event::Started {
+                id,
+                name: "[internal] load build context".into(),
+            });
             let ctx = Context::scan(dir, &include)?;
+            self.progress.event(Event::Done {
+                id,
+                elapsed: start.elapsed(),
+            });
             *guard = Some(ctx);
         }
         let ctx = guard
@@ -166,6 +176,41 @@ impl Shared<'_> {
         let mut cache = self.stat_cache.lock().unwrap_or_else(|e| e.into_inner());
         f(ctx, &mut cache)
     }
+}
+
+/// BuildKit's `[internal]` steps before the stages: the Dockerfile, the `.dockerignore`, and
+/// each base image's metadata (here: found in the store by the plan).
+fn announce_inputs(sh: &Shared<'_>) {
+    let file = std::path::Path::new(&sh.opts.dockerfile_name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "Dockerfile".to_owned());
+    let mut names = vec![
+        format!("[internal] load build definition from {file}"),
+        "[internal] load .dockerignore".to_owned(),
+    ];
+    let mut bases: Vec<&String> = sh.plan.bases.keys().collect();
+    bases.sort();
+    names.extend(
+        bases
+            .into_iter()
+            .map(|r| format!("[internal] load metadata for {}", full_reference(r))),
+    );
+    for name in names {
+        let id = sh.next_id();
+        sh.progress.event(Event::Started { id, name });
+        sh.progress.event(Event::Done {
+            id,
+            elapsed: std::time::Duration::ZERO,
+        });
+    }
+}
+
+/// A reference as BuildKit prints it (`docker.io/library/busybox:latest`).
+pub(crate) fn full_reference(r: &str) -> String {
+    strata_oci::Reference::parse(r)
+        .map(|p| p.to_string())
+        .unwrap_or_else(|_| r.to_owned())
 }
 
 /// RFC 3339 with nanoseconds, UTC, as Go writes image timestamps.
@@ -220,6 +265,13 @@ pub fn build_with_cache(
     )?;
     let mut opts = opts.clone();
     opts.source_date_epoch = source_date_epoch;
+    // Resolve the context once: RUN steps run in their bundle directory, where a relative
+    // path (`strata build .`) would name something else entirely.
+    if let Some(dir) = &opts.context_dir {
+        let abs = std::fs::canonicalize(dir)
+            .map_err(|e| BuildError::not_found(format!("build context {}: {e}", dir.display())))?;
+        opts.context_dir = Some(abs);
+    }
     let now = match source_date_epoch {
         Some(e) => rfc3339(e, 0),
         None => {
@@ -261,6 +313,7 @@ pub fn build_with_cache(
         cache_source,
         used: Mutex::new(Vec::new()),
     };
+    announce_inputs(&shared);
     let stages = plan.required_stages();
     let errors: Mutex<Vec<BuildError>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -307,15 +360,22 @@ pub fn build_with_cache(
     }
     let id = shared.next_id();
     let start = Instant::now();
+    let name = if opts.output_only {
+        "exporting to client"
+    } else {
+        "exporting to image"
+    };
     progress.event(Event::Started {
         id,
-        name: "exporting to image".into(),
+        name: name.into(),
     });
-    let image = export::export(store, &state)?;
-    progress.event(Event::Note {
-        id,
-        text: format!("writing image {}", image.id),
-    });
+    let image = export::export(store, &state, !opts.output_only)?;
+    if !opts.output_only {
+        progress.event(Event::Note {
+            id,
+            text: format!("writing image {}", image.id),
+        });
+    }
     progress.event(Event::Done {
         id,
         elapsed: start.elapsed(),

@@ -25,6 +25,9 @@ pub struct ImageState {
     pub layers: Vec<LayerRef>,
     /// Timestamp written into new history entries (RFC 3339).
     pub created: String,
+    /// Whether this stage itself ran CMD: ENTRYPOINT then keeps it, and resets only a CMD
+    /// inherited from the base image or parent stage (BuildKit's rule).
+    pub cmd_set_in_stage: bool,
 }
 
 impl ImageState {
@@ -44,6 +47,41 @@ impl ImageState {
             config,
             layers: Vec::new(),
             created: created.to_owned(),
+            cmd_set_in_stage: false,
+        }
+    }
+
+    /// The working image of a stage built on `config` (a base image's or a parent stage's).
+    /// Like BuildKit, the new image keeps only the fields its config type has: the legacy
+    /// docker fields (`docker_version`, `comment`, `container_config`, …) and the runtime
+    /// ones (`Hostname`, `Image`, `AttachStdin`, …) are not inherited, and `OnBuild` is
+    /// cleared because the triggers run in this stage.
+    pub fn from_base(mut config: ImageConfig, layers: Vec<LayerRef>, created: String) -> Self {
+        config.id = None;
+        config.parent = None;
+        config.comment = None;
+        config.container = None;
+        config.container_config = None;
+        config.docker_version = None;
+        if let Some(c) = config.config.as_mut() {
+            c.hostname = None;
+            c.domainname = None;
+            c.attach_stdin = None;
+            c.attach_stdout = None;
+            c.attach_stderr = None;
+            c.tty = None;
+            c.open_stdin = None;
+            c.stdin_once = None;
+            c.image = None;
+            c.network_disabled = None;
+            c.mac_address = None;
+            c.on_build = None;
+        }
+        ImageState {
+            config,
+            layers,
+            created,
+            cmd_set_in_stage: false,
         }
     }
 
@@ -122,13 +160,14 @@ impl ImageState {
         self.add_history(created_by, false);
     }
 
-    /// Apply a metadata-only instruction whose words are already expanded. Returns false for
-    /// instructions that are not metadata-only (RUN, COPY, ADD, FROM, ARG).
+    /// Apply a metadata-only instruction whose words are already expanded, and return its
+    /// text (BuildKit's history `created_by`). `None` for instructions that are not
+    /// metadata-only (RUN, COPY, ADD, FROM, ARG).
     pub fn apply_metadata(
         &mut self,
         kind: &InstructionKind,
         workdir_resolved: Option<&str>,
-    ) -> bool {
+    ) -> Option<String> {
         let text = match kind {
             InstructionKind::Env(pairs) => {
                 for KeyValue { key, value } in pairs {
@@ -150,15 +189,19 @@ impl ImageState {
             InstructionKind::Cmd(cmd) => {
                 let args = self.command_args(cmd);
                 self.container().cmd = Some(args.clone());
+                self.cmd_set_in_stage = true;
                 self.set_args_escaped(cmd);
                 format!("CMD {}", go_quote_list(&args))
             }
             InstructionKind::Entrypoint(cmd) => {
                 let args = self.command_args(cmd);
+                let keep_cmd = self.cmd_set_in_stage;
                 let c = self.container();
                 c.entrypoint = Some(args.clone());
-                // Docker resets CMD inherited from the base when ENTRYPOINT is set.
-                c.cmd = None;
+                // An inherited CMD was meant for the old entrypoint; one this stage set stays.
+                if !keep_cmd {
+                    c.cmd = None;
+                }
                 self.set_args_escaped(cmd);
                 format!("ENTRYPOINT {}", go_quote_list(&args))
             }
@@ -242,10 +285,13 @@ impl ImageState {
                 self.container().healthcheck = Some(value);
                 text
             }
-            _ => return false,
+            _ => return None,
         };
-        self.add_history(text, true);
-        true
+        // BuildKit records no history row for ONBUILD: the trigger only lands in the config.
+        if !matches!(kind, InstructionKind::Onbuild(_)) {
+            self.add_history(text.clone(), true);
+        }
+        Some(text)
     }
 
     /// CMD/ENTRYPOINT arguments: exec form as is, shell form wrapped in the stage's shell.
@@ -304,4 +350,66 @@ fn healthcheck_text(h: &strata_oci::Healthcheck) -> String {
         dur(h.start_interval),
         h.retries.unwrap_or(0)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_does_not_inherit_legacy_or_runtime_config_fields() {
+        let base: ImageConfig = serde_json::from_value(serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "docker_version": "20.10.24",
+            "comment": "committed",
+            "container": "abc",
+            "container_config": {"Cmd": ["sh"]},
+            "parent": "sha256:00",
+            "config": {
+                "Hostname": "abc", "Image": "sha256:11", "AttachStdout": true, "Tty": false,
+                "Env": ["A=1"], "Cmd": ["sh"], "OnBuild": ["RUN x"], "Shell": ["/bin/bash", "-c"]
+            },
+            "rootfs": {"type": "layers", "diff_ids": []}
+        }))
+        .unwrap();
+        let st = ImageState::from_base(base, Vec::new(), "2024-01-01T00:00:00Z".into());
+        let v = serde_json::to_value(&st.config).unwrap();
+        for k in [
+            "docker_version",
+            "comment",
+            "container",
+            "container_config",
+            "parent",
+        ] {
+            assert!(v.get(k).is_none(), "{k}: {v}");
+        }
+        let c = &v["config"];
+        for k in ["Hostname", "Image", "AttachStdout", "Tty", "OnBuild"] {
+            assert!(c.get(k).is_none(), "{k}: {c}");
+        }
+        assert_eq!(c["Env"], serde_json::json!(["A=1"]));
+        assert_eq!(c["Shell"], serde_json::json!(["/bin/bash", "-c"]));
+    }
+
+    #[test]
+    fn entrypoint_resets_only_an_inherited_cmd() {
+        use strata_dockerfile::ast::CommandLine;
+        let mut st = ImageState::scratch("linux", "amd64", None, "t");
+        st.container().cmd = Some(vec!["inherited".into()]);
+        st.apply_metadata(
+            &InstructionKind::Entrypoint(CommandLine::Exec(vec!["e".into()])),
+            None,
+        );
+        assert_eq!(st.container().cmd, None);
+        st.apply_metadata(
+            &InstructionKind::Cmd(CommandLine::Exec(vec!["mine".into()])),
+            None,
+        );
+        st.apply_metadata(
+            &InstructionKind::Entrypoint(CommandLine::Exec(vec!["f".into()])),
+            None,
+        );
+        assert_eq!(st.container().cmd, Some(vec!["mine".into()]));
+    }
 }

@@ -203,16 +203,44 @@ fn plain_progress_shows_buildkit_lines() {
     let e = env_or_skip!();
     let b = e.build_ok(&e.df("FROM busybox\nRUN echo p\n"), &["-t", "plain:1"]);
     let lines: Vec<&str> = b.stderr.lines().collect();
-    assert!(
-        lines.iter().any(|l| l.starts_with("#1 [1/2] FROM busybox")),
-        "{}",
-        b.stderr
-    );
-    assert!(lines.iter().any(|l| l.starts_with("#2 [2/2] RUN echo p")));
+    for want in [
+        "#1 [internal] load build definition from Dockerfile",
+        "#2 [internal] load .dockerignore",
+        "#3 [internal] load metadata for docker.io/library/busybox:latest",
+        "#4 [1/2] FROM docker.io/library/busybox:latest",
+        "#4 CACHED",
+        "#5 [2/2] RUN echo p",
+        "#6 exporting to image",
+        "#6 naming to docker.io/library/plain:1 done",
+    ] {
+        assert!(lines.contains(&want), "missing {want:?}:\n{}", b.stderr);
+    }
     assert!(lines
         .iter()
-        .any(|l| l.starts_with("#2 DONE ") && l.ends_with('s')));
-    assert!(lines.iter().any(|l| l.ends_with("exporting to image")));
+        .any(|l| l.starts_with("#5 DONE ") && l.ends_with('s')));
+}
+
+/// Two stages' RUN steps interleave: every output line sits under its own step's header.
+#[test]
+fn plain_progress_repeats_a_steps_header_when_lines_interleave() {
+    let e = env_or_skip!();
+    let df = "FROM busybox AS a\nRUN for i in 1 2 3 4 5; do echo a$i; sleep 0.2; done\nFROM busybox AS b\nRUN for i in 1 2 3 4 5; do echo b$i; sleep 0.2; done\nFROM busybox\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\n";
+    let b = e.build_ok(&e.df(df), &[]);
+    let mut current = String::new();
+    for l in b.stderr.lines() {
+        let Some((num, rest)) = l.strip_prefix('#').and_then(|r| r.split_once(' ')) else {
+            continue;
+        };
+        if rest.starts_with('[') || rest.starts_with("exporting") {
+            current = num.to_owned();
+            continue;
+        }
+        assert_eq!(
+            num, current,
+            "line of #{num} under #{current}'s header:\n{}",
+            b.stderr
+        );
+    }
 }
 
 fn stdin_build(e: &Env, args: &[&str], input: &[u8]) -> std::process::Output {

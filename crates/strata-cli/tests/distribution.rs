@@ -29,6 +29,19 @@ fn push_then_pull_round_trips_and_skopeo_agrees() {
         .unwrap()
         .to_owned();
 
+    // RepoDigests: only what a registry took (push) or gave (pull).
+    let repo_digests = |store: &std::path::Path, image: &str| {
+        let (out, _) = run_ok(strata(store).command().args([
+            "inspect",
+            "--format",
+            "{{json .RepoDigests}}",
+            image,
+        ]));
+        out.trim().to_owned()
+    };
+    let want = format!("[\"{}/team/bb@{digest}\"]", reg.host);
+    assert_eq!(repo_digests(&t.store(), &name), want);
+
     // A second push finds everything in place.
     let (_, err) = run_ok(strata_cmd(&t.store(), &dc).args(["push", &name]));
     assert!(err.contains("already exists"), "{err}");
@@ -36,6 +49,7 @@ fn push_then_pull_round_trips_and_skopeo_agrees() {
     // Into an empty store: same image ID (config untouched), compressed layers.
     let (_, err) = run_ok(strata_cmd(&t.store2(), &dc).args(["pull", &name]));
     assert!(err.contains(&format!("Digest: {digest}")), "{err}");
+    assert_eq!(repo_digests(&t.store2(), &name), want);
     let store2 = strata_store::Store::open(&t.store2()).unwrap();
     let img = store2.resolve(&name).unwrap();
     assert_eq!(img.record.config_digest.to_string(), id);

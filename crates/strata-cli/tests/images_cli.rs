@@ -58,9 +58,18 @@ fn images_quiet_digests_no_trunc_and_formats() {
         ok(dir.path(), &["images", "-q", "--no-trunc"]),
         format!("{}\n", a.config_digest)
     );
+    // Never pushed or pulled: no repository digest, whatever the local manifest digest.
     let out = ok(dir.path(), &["images", "--digests"]);
     assert!(out.lines().next().unwrap().contains("DIGEST"));
-    assert!(out.contains(&a.manifest_digest.to_string()));
+    assert!(!out.contains(&a.manifest_digest.to_string()), "{out}");
+    assert!(out.lines().nth(1).unwrap().contains("<none>"), "{out}");
+    let pushed = format!(
+        "busybox@{}",
+        strata_oci::Digest::sha256_of(b"registry copy")
+    );
+    s.add_repo_digest(&a.manifest_digest, &pushed).unwrap();
+    let out = ok(dir.path(), &["images", "--digests"]);
+    assert!(out.contains(pushed.split_once('@').unwrap().1), "{out}");
     assert_eq!(
         ok(
             dir.path(),
@@ -145,10 +154,8 @@ fn inspect_has_docker_shape() {
         i["RepoTags"],
         serde_json::json!(["busybox:1", "busybox:latest"])
     );
-    assert_eq!(
-        i["RepoDigests"],
-        serde_json::json!([format!("busybox@{}", a.manifest_digest)])
-    );
+    // No registry gave or took this image: docker shows `[]`.
+    assert_eq!(i["RepoDigests"], serde_json::json!([]));
     assert_eq!(i["Os"], "linux");
     assert_eq!(i["Architecture"], "amd64");
     assert_eq!(i["Author"], "tests");

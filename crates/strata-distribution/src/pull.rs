@@ -171,6 +171,14 @@ pub async fn pull(
         }])
         .map_err(|e| Error::store(format!("recording {reference}"), e))?
         .remove(0);
+    // The digest the registry answered with (the index's, for a multi-platform image).
+    let repo_digest = reference
+        .without_tag()
+        .with_digest(top_digest.clone())
+        .familiar();
+    store
+        .add_repo_digest(&image.manifest_digest, &repo_digest)
+        .map_err(|e| Error::store(format!("recording {repo_digest}"), e))?;
     lease
         .release()
         .map_err(|e| Error::store("releasing the pull's lease", e))?;

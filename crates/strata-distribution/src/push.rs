@@ -167,6 +167,14 @@ pub async fn push(
         (None, None) => "latest".to_owned(),
     };
     repo.put_manifest(&target, &out).await?;
+    // The registry now holds the image under this digest: docker's RepoDigests.
+    let repo_digest = dest
+        .without_tag()
+        .with_digest(out.digest.clone())
+        .familiar();
+    store
+        .add_repo_digest(manifest_digest, &repo_digest)
+        .map_err(|e| Error::store(format!("recording {repo_digest}"), e))?;
     let mut counts = (0, 0, 0);
     let mut bytes_uploaded = 0;
     for (d, o, _) in &results {

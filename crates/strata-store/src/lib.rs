@@ -42,6 +42,7 @@ mod lease;
 mod lock;
 pub mod meta;
 mod names;
+mod repo_digests;
 mod snapshot;
 
 use std::fs;
@@ -60,6 +61,7 @@ pub use images::{chain_ids, Image, ImageRecord, LayerRecord, NewImage, RemoveOut
 pub use layout::LAYOUT_DIR;
 pub use lease::{Lease, LeaseRecord};
 pub use names::TagRef;
+pub use repo_digests::REPO_DIGESTS_TABLE;
 pub use snapshot::{SnapshotInfo, UnpackOptions};
 
 /// A handle on a store root. Cheap to clone; holds no open files, so any number of handles

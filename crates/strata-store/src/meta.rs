@@ -136,7 +136,7 @@ pub(crate) fn get_bytes(
     Ok(v.map(|v| v.value().to_vec()))
 }
 
-fn record_table_name(table: &str) -> Result<String> {
+pub(crate) fn record_table_name(table: &str) -> Result<String> {
     if table.is_empty()
         || !table
             .bytes()

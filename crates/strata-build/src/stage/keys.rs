@@ -13,12 +13,7 @@ use crate::error::{BuildError, BuildErrorKind, Result};
 
 impl StageRun<'_, '_> {
     /// The operation text (for the key), the history text, and content inputs.
-    pub(super) fn describe(
-        &self,
-        step: &Step,
-        used: &BTreeMap<String, String>,
-        inputs: &mut KeyInputs,
-    ) -> Result<(String, String)> {
+    pub(super) fn describe(&self, step: &Step, inputs: &mut KeyInputs) -> Result<(String, String)> {
         match &step.instruction.kind {
             InstructionKind::Run(run) => {
                 let argv = match &run.command {
@@ -29,25 +24,34 @@ impl StageRun<'_, '_> {
                         a
                     }
                 };
+                // BuildKit's history prefix: `|N` and every arg the stage declared so far.
                 let mut text = String::from("RUN ");
-                if !used.is_empty() {
-                    text.push_str(&format!("|{} ", used.len()));
-                    for (k, v) in used {
-                        text.push_str(&format!("{k}={v} "));
+                if !step.history_args.is_empty() {
+                    text.push_str(&format!("|{} ", step.history_args.len()));
+                    for (k, v) in &step.history_args {
+                        text.push_str(&format!("{k}={} ", v.as_deref().unwrap_or("")));
                     }
                 }
                 text.push_str(&argv.join(" "));
                 let history = format!("{text} # buildkit");
                 let env: Vec<String> = step.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                // Everything that changes what the command can see is in the key: the
+                // network it gets (the step's own or the build's), its security mode, its
+                // mounts (with secret and ssh ids) and the extra hosts.
+                use strata_dockerfile::ast::NetworkMode as Df;
+                let network = match (run.network.unwrap_or(Df::Default), self.sh.opts.network) {
+                    (Df::None, _) | (Df::Default, crate::BuildNetwork::None) => "none",
+                    (Df::Host, _) | (Df::Default, _) => "host",
+                };
                 let op = format!(
-                    "{text}\nenv={:?}\nuser={}\nworkdir={}\nmounts={:?}\nnetwork={:?}\nsecurity={:?}\nheredocs={:?}",
+                    "{text}\nenv={:?}\nuser={}\nworkdir={}\nmounts={:?}\nnetwork={network}\nsecurity={:?}\nheredocs={:?}\nhosts={:?}",
                     env,
                     self.state.user(),
                     self.state.workdir(),
                     run.mounts,
-                    run.network,
                     run.security,
-                    run.heredocs.iter().map(|h| (&h.name, &h.content)).collect::<Vec<_>>()
+                    run.heredocs.iter().map(|h| (&h.name, &h.content)).collect::<Vec<_>>(),
+                    self.sh.opts.extra_hosts
                 );
                 for m in &run.mounts {
                     if let strata_dockerfile::MountSpec::Bind { from, source, .. } = m {
@@ -250,18 +254,8 @@ impl StageRun<'_, '_> {
         self.sh.with_context(|ctx, cache| {
             let mut selected = Vec::new();
             for p in &paths {
-                let rel = copy_step::clean_rel(p);
-                if copy_step::has_glob(&rel) {
-                    let tops = copy_step::glob_context(ctx, &rel);
-                    for t in tops {
-                        selected.extend(ctx.subtree(&t).map(|e| e.path.clone()));
-                    }
-                } else if rel.is_empty() || ctx.get(&rel).is_some() {
-                    selected.extend(ctx.subtree(&rel).map(|e| e.path.clone()));
-                } else {
-                    return Err(BuildError::not_found(format!(
-                        "failed to compute cache key: \"/{rel}\": not found"
-                    )));
+                for top in copy_step::context_sources(ctx, p)? {
+                    selected.extend(ctx.subtree(&top).map(|e| e.path.clone()));
                 }
             }
             selected.sort();

@@ -70,7 +70,6 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             rs.name.as_deref() == Some(f.to_ascii_lowercase().as_str()) || *f == index.to_string()
         });
     let platform = rs.platform.clone().unwrap_or_else(|| plan.platform.clone());
-    let start = Instant::now();
     let (state, key) = match &rs.base {
         Base::Scratch => {
             let st = ImageState::scratch(
@@ -86,7 +85,14 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
         }
         Base::Stage(j) => {
             let r = sh.wait_stage(*j)?;
-            (r.state.clone(), r.key.clone())
+            // The parent's ONBUILD triggers were injected into this stage (plan.rs): they
+            // run here once and are not passed on to stages built on this one.
+            let st = ImageState::from_base(
+                r.state.config.clone(),
+                r.state.layers.clone(),
+                r.state.created.clone(),
+            );
+            (st, r.key.clone())
         }
         Base::Image(reference) => {
             // Numbered only here: scratch and stage bases show no vertex, and `#N` stays
@@ -94,29 +100,21 @@ pub(crate) fn run_stage(sh: &Shared<'_>, index: usize) -> Result<StageResult> {
             let id = sh.next_id();
             sh.progress.event(Event::Started {
                 id,
-                name: format!("[{label}1/{total}] FROM {reference}"),
+                name: format!(
+                    "[{label}1/{total}] FROM {}",
+                    crate::solver::full_reference(reference)
+                ),
             });
             let base = &plan.bases[reference];
-            let layers = base.layers();
-            let mut config = base.config.clone();
-            // ONBUILD triggers were injected into this stage; the new image does not inherit them.
-            if let Some(c) = config.config.as_mut() {
-                c.on_build = None;
-            }
             let created = base
                 .config
                 .created
                 .clone()
                 .unwrap_or_else(|| sh.now.clone());
-            let st = ImageState {
-                config,
-                layers,
-                created,
-            };
-            sh.progress.event(Event::Done {
-                id,
-                elapsed: start.elapsed(),
-            });
+            // ONBUILD triggers were injected into this stage; the new image does not inherit them.
+            let st = ImageState::from_base(base.config.clone(), base.layers(), created);
+            // The base is in the store already: BuildKit reports a local base as CACHED.
+            sh.progress.event(Event::Cached { id });
             (st, base.record.manifest_digest.to_string())
         }
     };
@@ -185,21 +183,28 @@ impl StageRun<'_, '_> {
                     .collect::<Vec<_>>()
                     .join(" ");
                 self.chain(&format!("ARG {text}"), used);
+                // BuildKit's history row: each name, with its default as written (expanded).
+                let shown = step
+                    .history_args
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Some(v) => format!("{k}={v}"),
+                        None => k.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.state.created = self.last_created();
+                self.state.add_history(format!("ARG {shown}"), true);
                 Ok(())
             }
             other => {
-                let before = self.state.config.history.len();
                 self.state.created = self.last_created();
-                if !self.state.apply_metadata(other, None) {
+                let Some(text) = self.state.apply_metadata(other, None) else {
                     return Err(BuildError::unsupported(format!(
                         "instruction {}",
                         other.keyword()
                     )));
-                }
-                let text = self.state.config.history[before]
-                    .created_by
-                    .clone()
-                    .unwrap_or_default();
+                };
                 self.chain(&text, used);
                 Ok(())
             }
@@ -269,7 +274,7 @@ impl StageRun<'_, '_> {
             args: used.clone(),
             ..Default::default()
         };
-        let (op, history) = self.describe(step, &used, &mut inputs)?;
+        let (op, history) = self.describe(step, &mut inputs)?;
         inputs.op = op;
         let key = inputs.key().to_string();
         let position = self.explain_position(n);
@@ -519,6 +524,7 @@ impl StageRun<'_, '_> {
                         exclude: &[],
                         unpack_archives: false,
                         reuse: None,
+                        keep_owners: false,
                     };
                     let empty = tempfile::tempdir()?;
                     copy_step::stage_copy(&job, &SourceRoot::Dir(empty.path()), &lowers, &fs_dir)?;

@@ -84,6 +84,7 @@ impl StageRun<'_, '_> {
                 exclude: &flags.exclude,
                 unpack_archives: false,
                 reuse: None,
+                keep_owners: false,
             };
             copy_step::stage_copy(&job, &SourceRoot::Dir(&c.root), lowers, fs_dir)?;
         }
@@ -130,6 +131,7 @@ impl StageRun<'_, '_> {
             exclude: &c.flags.exclude,
             unpack_archives: unpack,
             reuse,
+            keep_owners: from.is_some_and(|f| f != "context"),
         };
         match from.filter(|f| *f != "context") {
             None => self.sh.with_context(|ctx, _| {

@@ -9,6 +9,7 @@ mod args;
 mod checks;
 mod export;
 mod progress;
+mod pull_bases;
 mod remote_cache;
 mod source;
 
@@ -98,6 +99,21 @@ pub struct BuildArgs {
     /// Run BuildKit's build checks only, without building (exit 1 on warnings)
     #[arg(long)]
     pub check: bool,
+    /// Always look for a newer version of the base images in their registries
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub pull: Option<bool>,
+    /// Add a custom host-to-IP mapping to RUN steps' /etc/hosts (host:ip)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
+    /// Accepted for docker compatibility: strata leaves no intermediate containers
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub rm: Option<bool>,
+    /// Accepted for docker compatibility: strata leaves no intermediate containers
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub force_rm: Option<bool>,
+    /// Accepted for docker compatibility: a local build sends no context to compress
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub compress: Option<bool>,
     #[command(flatten)]
     pub unsupported: Unsupported,
 }
@@ -106,14 +122,6 @@ pub struct BuildArgs {
 /// names them instead of clap's "unexpected argument".
 #[derive(clap::Args, Debug, Default)]
 pub struct Unsupported {
-    #[arg(
-        long,
-        hide = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    pull: Option<String>,
     #[arg(
         long,
         hide = true,
@@ -138,16 +146,6 @@ pub struct Unsupported {
         default_missing_value = "true"
     )]
     squash: Option<String>,
-    #[arg(
-        long,
-        hide = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    compress: Option<String>,
-    #[arg(long, hide = true)]
-    add_host: Vec<String>,
     #[arg(long, hide = true)]
     build_context: Vec<String>,
     #[arg(long, hide = true)]
@@ -187,13 +185,10 @@ pub struct Unsupported {
 impl Unsupported {
     /// The first unsupported flag that was given, by its docker name.
     fn first(&self) -> Option<&'static str> {
-        let set: [(&'static str, bool); 23] = [
-            ("--pull", self.pull.is_some()),
+        let set: [(&'static str, bool); 20] = [
             ("--push", self.push.is_some()),
             ("--load", self.load.is_some()),
             ("--squash", self.squash.is_some()),
-            ("--compress", self.compress.is_some()),
-            ("--add-host", !self.add_host.is_empty()),
             ("--build-context", !self.build_context.is_empty()),
             ("--cgroup-parent", self.cgroup_parent.is_some()),
             ("--cpu-shares", self.cpu_shares.is_some()),
@@ -261,11 +256,6 @@ fn plan(a: &BuildArgs) -> Result<Plan> {
         .iter()
         .map(|t| TagRef::parse(t).with_context(|| format!("invalid tag {t:?}")))
         .collect::<Result<Vec<_>>>()?;
-    let stdout_used =
-        matches!(&output, Output::Tar { dest } | Output::Archive { dest, .. } if dest == "-");
-    if stdout_used && quiet {
-        bail!("-q cannot be combined with an output written to stdout");
-    }
     Ok(Plan {
         mode,
         quiet,
@@ -321,10 +311,12 @@ fn options(a: &BuildArgs, src: &source::Source) -> Result<BuildOptions> {
         ssh: args::ssh(&a.ssh, env_var)?,
         allow_insecure: args::allow_insecure(&a.allow)?,
         shm_size: a.shm_size.as_deref().map(args::size).transpose()?,
+        extra_hosts: args::add_hosts(&a.add_hosts)?,
         ulimits,
         source_date_epoch,
         explain: a.explain_cache,
         parallelism: 0,
+        output_only: false,
     })
 }
 
@@ -334,7 +326,8 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     let scratch = store.root().join("build-v1/tmp");
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let src = source::resolve(&a.context, a.file.as_deref(), &scratch)?;
-    let opts = options(&a, &src)?;
+    let mut opts = options(&a, &src)?;
+    opts.output_only = !matches!(plan.output, Output::Image { .. });
     let report = checks::run(&opts)?;
     if a.check {
         eprint!("{}", checks::check_only(&report, &opts));
@@ -347,6 +340,17 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     if let Some(violation) = strata_lint::buildcheck::violation_error(&report) {
         eprint!("{}", checks::summary(&report, &opts));
         bail!("failed to solve: {violation}");
+    }
+    if a.pull == Some(true) {
+        let bases = strata_build::plan::base_references(
+            &opts.dockerfile,
+            &opts.dockerfile_name,
+            &opts.build_args,
+            opts.target.as_deref(),
+            opts.platform.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("failed to solve: {e}"))?;
+        pull_bases::pull_bases(&store, &bases, a.platform.as_deref(), plan.quiet)?;
     }
     let mut caches = remote_cache::Caches::open(&a.cache_from, &a.cache_to)?;
     let renderer = Renderer::new(plan.mode, a.explain_cache);
@@ -393,7 +397,9 @@ pub fn run(a: BuildArgs, global: &Global) -> Result<ExitCode> {
     if let Some(path) = &a.iidfile {
         std::fs::write(path, &id).with_context(|| format!("writing {}", path.display()))?;
     }
-    if plan.quiet {
+    // Only an image has an ID to print: with another output nothing is stored, and stdout
+    // may be carrying the output itself (`-o -`).
+    if plan.quiet && !opts.output_only {
         println!("{id}");
     }
     Ok(ExitCode::SUCCESS)

@@ -316,19 +316,30 @@ pub(crate) fn short_id(id: &strata_oci::Digest, no_trunc: bool) -> String {
     }
 }
 
+/// `repo_digests`: the image's repository digests (pull/push); the row shows the one of
+/// its repository, or `<none>` as docker does for an image no registry has seen.
 fn row_value(
     img: &Image,
     tag: Option<&TagRef>,
     size: u64,
+    repo_digests: &[String],
     no_trunc: bool,
     now: DateTime<Utc>,
 ) -> Value {
     let r = &img.record;
+    let digest = repo_digests
+        .iter()
+        .find_map(|d| {
+            let (repo, digest) = d.split_once('@')?;
+            tag.is_none_or(|t| t.familiar_repository() == repo)
+                .then(|| digest.to_owned())
+        })
+        .unwrap_or_else(|| "<none>".into());
     json!({
         "Containers": "N/A",
         "CreatedAt": created_at(r.created),
         "CreatedSince": created_since(r.created, now),
-        "Digest": r.manifest_digest.to_string(),
+        "Digest": digest,
         "ID": short_id(&r.config_digest, no_trunc),
         "Repository": tag.map(|t| t.familiar_repository().to_owned()).unwrap_or_else(|| "<none>".into()),
         "SharedSize": "N/A",
@@ -377,9 +388,12 @@ pub fn run(args: ImagesArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(i, t)| {
             let size = store.image_content_size(&i.record, &sizes);
-            row_value(i, t.as_ref(), size, args.no_trunc, now)
+            let digests = store
+                .repo_digests(&i.record.manifest_digest)
+                .map_err(store_err)?;
+            Ok(row_value(i, t.as_ref(), size, &digests, args.no_trunc, now))
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     print!("{}", fmt.render(&items)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -45,20 +45,6 @@ const DOCKER_TYPES: &[&str] = &[
     "volume",
 ];
 
-/// Repository digests of an image: only where a registry gave or took the manifest.
-pub(crate) fn repo_digests(img: &Image) -> Vec<String> {
-    let mut repos: Vec<String> = img
-        .tags
-        .iter()
-        .map(|t| t.familiar_repository().to_owned())
-        .collect();
-    repos.dedup();
-    repos
-        .iter()
-        .map(|repo| format!("{repo}@{}", img.record.manifest_digest))
-        .collect()
-}
-
 /// docker's `ImageInspect` for one image.
 pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<GoValue> {
     let r = &img.record;
@@ -86,7 +72,8 @@ pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<GoValu
     let facts = InspectFacts {
         id: r.config_digest.to_string(),
         repo_tags: img.tags.iter().map(|t| t.familiar()).collect(),
-        repo_digests: repo_digests(img),
+        // Only digests a registry gave or took (pull, push); never the local manifest's.
+        repo_digests: store.repo_digests(&r.manifest_digest).map_err(store_err)?,
         size: store.image_content_size(r, &sizes),
         diff_ids: r.diff_ids.iter().map(|d| d.to_string()).collect(),
         graph_data,

@@ -6,6 +6,8 @@
 //! archive; every test store loads that archive, so all stores share one base image ID.
 #![allow(dead_code)]
 
+pub mod docker;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -51,6 +51,9 @@ pub struct ResolveOptions {
     /// ENV of external base images (keyed by the expanded FROM reference), when the caller
     /// knows it: later words in the stage may refer to it.
     pub image_env: BTreeMap<String, Vec<(String, String)>>,
+    /// `SHELL` of external base images (keyed like `image_env`): a stage's shell-form RUN
+    /// uses its base's shell until the stage sets its own.
+    pub image_shell: BTreeMap<String, Vec<String>>,
 }
 
 impl ResolveOptions {
@@ -62,6 +65,7 @@ impl ResolveOptions {
             target_platform: target.unwrap_or_else(|| host.clone()),
             build_platform: host,
             image_env: BTreeMap::new(),
+            image_shell: BTreeMap::new(),
         }
     }
 }
@@ -90,6 +94,11 @@ pub struct Step {
     pub env: Vec<(String, String)>,
     /// The shell for shell-form RUN/CMD/ENTRYPOINT (`SHELL`, default `/bin/sh -c`).
     pub shell: Vec<String>,
+    /// What BuildKit's history shows of the stage's args for this step. ARG: each
+    /// declaration with its default (expanded), `None` without one. RUN: every arg the stage
+    /// declared so far, in declaration order, with the value the step sees (an ENV of the
+    /// same name wins, an arg without a value is empty).
+    pub history_args: Vec<(String, Option<String>)>,
 }
 
 /// A stage with its base resolved and its steps expanded.
@@ -105,6 +114,8 @@ pub struct ResolvedStage {
     pub steps: Vec<Step>,
     /// ENV at the end of the stage (inherited by stages built on this one).
     pub env: Vec<(String, String)>,
+    /// SHELL at the end of the stage (inherited by stages built on this one).
+    pub shell: Vec<String>,
 }
 
 /// The whole resolved file.
@@ -227,7 +238,16 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
             Base::Scratch => Vec::new(),
         };
         let mut args: Vec<(String, String)> = Vec::new();
-        let mut shell = vec!["/bin/sh".to_string(), "-c".to_string()];
+        // The shell, like every config field, comes from the base.
+        let mut shell = match &base {
+            Base::Stage(i) => Some(stages[*i].shell.clone()),
+            Base::Image(r) => opts.image_shell.get(r).cloned(),
+            Base::Scratch => None,
+        }
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string()]);
+        // Args declared in this stage, in order, with their values (for RUN's history).
+        let mut declared_here: Vec<(String, Option<String>)> = Vec::new();
         let mut steps = Vec::new();
         for inst in &stage.instructions {
             let mut ctx = expand::StepCtx {
@@ -236,9 +256,22 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
                 args: &mut args,
                 used: BTreeSet::new(),
             };
+            let mut history_args = Vec::new();
             let kind = match &inst.kind {
                 InstructionKind::Arg(decls) => {
                     for d in decls {
+                        // History shows the default as written, expanded, even when a build
+                        // arg overrides it; that lookup is not a dependency of the step.
+                        let shown = match &d.default {
+                            Some(def) => {
+                                let before = ctx.used.clone();
+                                let v = ctx.expand(def, inst.span)?;
+                                ctx.used = before;
+                                Some(v)
+                            }
+                            None => None,
+                        };
+                        history_args.push((d.name.clone(), shown));
                         declared.insert(d.name.clone());
                         let value = if let Some(v) = opts
                             .build_args
@@ -258,6 +291,7 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
                             })
                         };
                         ctx.args.retain(|(k, _)| *k != d.name);
+                        declared_here.push((d.name.clone(), value.clone()));
                         if let Some(v) = value {
                             ctx.args.push((d.name.clone(), v));
                         }
@@ -282,6 +316,19 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
                     }
                 }
                 used = step_args.iter().map(|(k, _)| k.clone()).collect();
+                history_args = declared_here
+                    .iter()
+                    .map(|(k, v)| {
+                        let shown = env
+                            .iter()
+                            .rev()
+                            .find(|(e, _)| e == k)
+                            .map(|(_, v)| v.clone())
+                            .or_else(|| v.clone())
+                            .unwrap_or_default();
+                        (k.clone(), Some(shown))
+                    })
+                    .collect();
             } else {
                 // Only args count; a name ENV provides is not an arg dependency.
                 used.retain(|n| {
@@ -299,6 +346,7 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
                 args: step_args,
                 env: env.clone(),
                 shell: shell.clone(),
+                history_args,
             });
         }
         stages.push(ResolvedStage {
@@ -309,6 +357,7 @@ fn resolve_inner(df: &Dockerfile, opts: &ResolveOptions) -> Result<Resolved, Par
             from_used_args: from_used,
             steps,
             env,
+            shell,
         });
     }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use strata_build::{BuildNetwork, SecretSource};
 
-/// `--build-arg K=V` sets K; `--build-arg K` takes K from the environment and is skipped
-/// when the variable is unset, as docker does.
+/// `--build-arg K=V` sets K; `--build-arg K` takes K from the environment, and is the empty
+/// string when the variable is unset (docker's CLI does the same).
 pub fn build_args(
     raw: &[String],
     env: impl Fn(&str) -> Option<String>,
@@ -26,13 +26,34 @@ pub fn build_args(
                 if a.is_empty() {
                     bail!("invalid --build-arg: empty name");
                 }
-                if let Some(v) = env(a) {
-                    out.insert(a.clone(), v);
-                }
+                out.insert(a.clone(), env(a).unwrap_or_default());
             }
         }
     }
     Ok(out)
+}
+
+/// `--add-host host:ip` (or `host=ip`), as (hostname, address). The address must be an IP:
+/// there is no daemon to resolve docker's `host-gateway`.
+pub fn add_hosts(raw: &[String]) -> Result<Vec<(String, String)>> {
+    raw.iter()
+        .map(|h| {
+            let (host, addr) = h
+                .split_once('=')
+                .or_else(|| h.split_once(':'))
+                .with_context(|| format!("invalid --add-host {h:?}: expected HOST:IP"))?;
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                bail!("invalid --add-host {h:?}: bad host name");
+            }
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            if addr == "host-gateway" {
+                bail!("--add-host {h}: host-gateway needs a daemon's bridge network; give an IP address");
+            }
+            addr.parse::<std::net::IpAddr>()
+                .with_context(|| format!("invalid --add-host {h:?}: {addr:?} is not an IP address"))?;
+            Ok((host.to_owned(), addr.to_owned()))
+        })
+        .collect()
 }
 
 /// `--label K=V` (a bare `K` is an empty label, as docker).
@@ -258,12 +279,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn build_arg_from_env_is_skipped_when_unset() {
+    fn build_arg_from_env_is_empty_when_unset() {
         let raw = vec!["A=1".to_string(), "B".into(), "C".into()];
         let got = build_args(&raw, |k| (k == "B").then(|| "env".to_string())).unwrap();
         assert_eq!(got.get("A").unwrap(), "1");
         assert_eq!(got.get("B").unwrap(), "env");
-        assert!(!got.contains_key("C"));
+        assert_eq!(got.get("C").unwrap(), "");
     }
 
     #[test]
@@ -295,6 +316,18 @@ mod tests {
         );
         assert!(output("type=registry").is_err());
         assert!(output("type=local").is_err());
+    }
+
+    #[test]
+    fn add_host_forms() {
+        let got =
+            add_hosts(&["db:10.0.0.2".into(), "v6=::1".into(), "x:[fe80::1]".into()]).unwrap();
+        assert_eq!(got[0], ("db".into(), "10.0.0.2".into()));
+        assert_eq!(got[1], ("v6".into(), "::1".into()));
+        assert_eq!(got[2], ("x".into(), "fe80::1".into()));
+        assert!(add_hosts(&["nohost".into()]).is_err());
+        assert!(add_hosts(&["h:not-ip".into()]).is_err());
+        assert!(add_hosts(&["h:host-gateway".into()]).is_err());
     }
 
     #[test]

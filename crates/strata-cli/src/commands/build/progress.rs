@@ -25,7 +25,8 @@ pub enum Mode {
     Quiet,
 }
 
-const EXPORT_STEP: &str = "exporting to image";
+/// The export step's names: to the store, or to an `-o` output.
+const EXPORT_STEPS: [&str; 2] = ["exporting to image", "exporting to client"];
 
 /// A progress sink for the builder plus the CLI's final lines.
 pub struct Renderer {
@@ -37,6 +38,11 @@ pub struct Renderer {
 
 #[derive(Default)]
 struct Inner {
+    /// Step names by id, and the step the last plain line belonged to: a line of another
+    /// step repeats that step's header first, so parallel stages' lines are never shown
+    /// under the wrong step (BuildKit's plain output does the same).
+    names: HashMap<usize, String>,
+    last: Option<usize>,
     export_id: Option<usize>,
     export_elapsed: Option<Duration>,
     tty: Option<Tty>,
@@ -86,6 +92,11 @@ impl Renderer {
             Mode::Quiet => {}
             Mode::Plain => {
                 let mut err = std::io::stderr().lock();
+                if inner.last != Some(id) {
+                    if let Some(name) = inner.names.get(&id) {
+                        let _ = writeln!(err, "#{id} {name}");
+                    }
+                }
                 for l in lines {
                     let _ = writeln!(err, "#{id} {l} done");
                 }
@@ -107,12 +118,32 @@ impl Renderer {
 
     fn plain(&self, inner: &mut Inner, event: Event) {
         let mut err = std::io::stderr().lock();
+        let id = match &event {
+            Event::Started { id, .. }
+            | Event::Cached { id }
+            | Event::Explain { id, .. }
+            | Event::Output { id, .. }
+            | Event::Done { id, .. }
+            | Event::Failed { id, .. }
+            | Event::Note { id, .. } => *id,
+        };
+        let quiet_explain = matches!(event, Event::Explain { .. }) && !self.explain;
+        if !matches!(event, Event::Started { .. }) && inner.last != Some(id) && !quiet_explain {
+            if let Some(name) = inner.names.get(&id) {
+                let _ = writeln!(err, "#{id} {name}");
+            }
+        }
+        if !quiet_explain {
+            inner.last = Some(id);
+        }
         let _ = match event {
             Event::Started { id, name } => {
-                if name == EXPORT_STEP {
+                if EXPORT_STEPS.contains(&name.as_str()) {
                     inner.export_id = Some(id);
                 }
-                writeln!(err, "#{id} {name}")
+                let line = writeln!(err, "#{id} {name}");
+                inner.names.insert(id, name);
+                line
             }
             Event::Cached { id } => writeln!(err, "#{id} CACHED\n"),
             Event::Explain { id, reasons } => {
@@ -152,7 +183,7 @@ impl Renderer {
         };
         match event {
             Event::Started { id, name } => {
-                if name == EXPORT_STEP {
+                if EXPORT_STEPS.contains(&name.as_str()) {
                     inner.export_id = Some(id);
                 }
                 let bar = ProgressBar::new_spinner();

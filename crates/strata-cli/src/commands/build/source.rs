@@ -84,6 +84,9 @@ pub fn resolve(path: &str, file: Option<&str>, scratch: &Path) -> Result<Source>
     if !meta.is_dir() {
         bail!("unable to prepare context: {path} is not a directory");
     }
+    // One absolute path for the whole build, whatever the working directory of the steps.
+    let dir = std::fs::canonicalize(&dir)
+        .with_context(|| format!("unable to prepare context: resolving {path:?}"))?;
     from_dir(dir, file, None)
 }
 
