@@ -319,7 +319,8 @@ mod tests {
         v.sort_by_size = true;
         assert_eq!(names(&v)[0], "usr");
         v.toggle("usr");
-        assert_eq!(names(&v), vec!["usr", "etc", "etc/a", "etc/b", "etc/c"]);
+        assert_eq!(names(&v), vec!["usr", "etc", "etc/b", "etc/a", "etc/c"]);
+        v.sort_by_size = false;
         v.changes_only = true;
         assert_eq!(names(&v), vec!["etc", "etc/a", "etc/b", "etc/c"]);
         v.changes_only = false;
