@@ -114,7 +114,8 @@ fn ci_gate_reads_dive_ci_flags_win_and_exit_codes_follow_the_result() {
 fn reports_name_layers_changes_biggest_files_and_who_wasted_what() {
     let e = env_or_skip!();
     wasteful(&e);
-    let out = e.s.run(&["analyze", "waste:1"]).unwrap();
+    let (code, out, err) = run_in(e.s.command().args(["analyze", "waste:1"]));
+    assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("Wasted bytes:         300000 (300 kB)"),
         "{out}"
@@ -126,11 +127,15 @@ fn reports_name_layers_changes_biggest_files_and_who_wasted_what() {
     assert!(out.contains("/w/big"), "{out}");
     assert!(out.contains("added in 1, deleted in 2"), "{out}");
     assert!(out.contains("/w/big 300 kB"), "biggest files: {out}");
-    let v: Value = serde_json::from_str(
-        &e.s.run(&["analyze", "--format", "json", "waste:1"])
-            .unwrap(),
-    )
-    .unwrap();
+    // CI=true (dive's switch to the gate) does not override an explicit --format.
+    let out =
+        e.s.command()
+            .env("CI", "true")
+            .args(["analyze", "--format", "json", "waste:1"])
+            .output()
+            .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let layers = v["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 3);
     assert_eq!(layers[1]["changes"]["added"], 3, "{}", layers[1]);

@@ -22,7 +22,8 @@ use source::{open_image, OpenedImage};
 /// Analyse an image's layers: efficiency, wasted space, what each layer changed
 #[derive(clap::Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Skip the report and validate against CI rules (same as CI=true in the environment)
+    /// Skip the report and validate against CI rules (also when CI=true in the environment
+    /// and no --format is given, as dive does)
     #[arg(long)]
     pub ci: bool,
     /// YAML file with the CI rules (dive's format)
@@ -40,9 +41,9 @@ pub struct AnalyzeArgs {
     /// Also write dive's JSON export (layers with their files, image figures) to FILE
     #[arg(short = 'j', long = "json", value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Report format
-    #[arg(long, value_parser = ["table", "json"], default_value = "table")]
-    pub format: String,
+    /// Report format [default: table]
+    #[arg(long, value_parser = ["table", "json"])]
+    pub format: Option<String>,
     /// Leave the base image's layers out of the score (the local image whose layers are
     /// the longest prefix of this one's)
     #[arg(long, conflicts_with = "base")]
@@ -72,7 +73,8 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> Result<ExitCode> {
     let ci_env = std::env::var("CI")
         .ok()
         .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
-    let ci_mode = args.ci || ci_env;
+    // An explicit --format asks for a report: CI=true alone does not turn it into the gate.
+    let ci_mode = args.ci || (ci_env && args.format.is_none());
     let flags = CiFile {
         lowest_efficiency: args.lowest_efficiency.clone(),
         highest_wasted_bytes: args.highest_wasted_bytes.clone(),
@@ -122,7 +124,7 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> Result<ExitCode> {
             ExitCode::from(1)
         });
     }
-    match args.format.as_str() {
+    match args.format.as_deref().unwrap_or("table") {
         "json" => {
             let v = strata_analyze::report_json(&analysis);
             println!("{}", serde_json::to_string_pretty(&v)?);
