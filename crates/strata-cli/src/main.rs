@@ -84,6 +84,10 @@ enum Command {
     Copy(commands::copy::CopyArgs),
     /// Lint Dockerfiles with hadolint's rules (and ShellCheck inside RUN)
     Lint(commands::lint::LintArgs),
+    /// Analyse an image's layers: efficiency, wasted space, what each layer changed
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Explore an image's layers and files interactively
+    Explore(commands::explore::ExploreArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +129,8 @@ fn main() -> ExitCode {
         Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
         Command::Copy(a) => commands::copy::run(a, &global),
         Command::Lint(a) => commands::lint::run(a, &global),
+        Command::Analyze(a) => commands::analyze::run(a, &global),
+        Command::Explore(a) => commands::explore::run(a, &global),
     };
     match result {
         Ok(code) => code,

@@ -25,4 +25,4 @@ pub use busybox::{busybox, BusyboxFixture};
 pub use cli::Strata;
 pub use debian::debian_rootfs_tarball;
 pub use dirs::{fixtures_dir, target_dir, TempRoot};
-pub use peers::{in_ci, require_root, require_tool};
+pub use peers::{in_ci, require_root, require_tool, require_venv_tool};

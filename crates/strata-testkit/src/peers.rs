@@ -42,6 +42,22 @@ pub fn require_tool(name: &str) -> Result<Option<PathBuf>> {
     }
 }
 
+/// A tool the setup script installs into the Python venv under `target/venv` (dive), or
+/// else one on `PATH`; missing: as [`require_tool`].
+pub fn require_venv_tool(name: &str) -> Result<Option<PathBuf>> {
+    // scripts/setup.sh puts it at <workspace>/target/venv whatever CARGO_TARGET_DIR says.
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2);
+    let candidate = workspace
+        .map(|w| w.join("target/venv/bin").join(name))
+        .unwrap_or_default();
+    if is_executable(&candidate) {
+        return Ok(Some(candidate));
+    }
+    require_tool(name)
+}
+
 /// Whether the process runs as root; an error under `STRATA_CI=1` when it does not.
 pub fn require_root() -> Result<bool> {
     let uid = std::fs::read_to_string("/proc/self/status")

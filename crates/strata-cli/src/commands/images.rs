@@ -32,6 +32,8 @@ pub enum ImageCommand {
     Prune(super::prune::PruneArgs),
     /// Export an image's filesystem (all layers merged) as a tar archive
     Export(super::export::ExportArgs),
+    /// Show the files that differ between two images
+    Diff(super::image_diff::DiffArgs),
 }
 
 pub fn run_image(cmd: ImageCommand, global: &Global) -> anyhow::Result<ExitCode> {
@@ -43,6 +45,7 @@ pub fn run_image(cmd: ImageCommand, global: &Global) -> anyhow::Result<ExitCode>
         ImageCommand::Rm(a) => super::rmi::run(a, global),
         ImageCommand::Prune(a) => super::prune::run(a, global),
         ImageCommand::Export(a) => super::export::run(a, global),
+        ImageCommand::Diff(a) => super::image_diff::run(a, global),
     }
 }
 

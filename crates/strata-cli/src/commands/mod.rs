@@ -1,12 +1,15 @@
 //! One module per command group; each exposes clap arguments and a `run` function.
 
+pub mod analyze;
 pub mod archive_common;
 pub mod build;
 pub mod builder;
 pub mod copy;
 pub mod debug;
+pub mod explore;
 pub mod export;
 pub mod history;
+pub mod image_diff;
 pub mod images;
 pub mod import;
 pub mod import_changes;
