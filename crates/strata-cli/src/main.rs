@@ -82,6 +82,10 @@ enum Command {
     Manifest(commands::manifest::ManifestCommand),
     /// Copy an image between registries, OCI layouts, archives and the store
     Copy(commands::copy::CopyArgs),
+    /// Write a software bill of materials (SPDX, CycloneDX) for an image
+    Sbom(commands::sbom::SbomArgs),
+    /// Scan an image for known vulnerabilities with an offline OSV database
+    Scan(commands::scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +126,8 @@ fn main() -> ExitCode {
         Command::Logout(a) => commands::login::run_logout(a, &global),
         Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
         Command::Copy(a) => commands::copy::run(a, &global),
+        Command::Sbom(a) => commands::sbom::run(a, &global),
+        Command::Scan(a) => commands::scan::run(a, &global),
     };
     match result {
         Ok(code) => code,
