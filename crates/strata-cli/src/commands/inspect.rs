@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::{json, Map, Value};
-use strata_store::{Image, Store};
+use strata_store::Image;
 
-use super::images::{open_store, store_err};
+use super::image_source::resolve_image;
 use crate::output::Formatter;
 use crate::Global;
 
@@ -16,18 +16,16 @@ pub struct InspectArgs {
     /// Format output using a custom template ('json' or a Go template)
     #[arg(short, long)]
     pub format: Option<String>,
-    /// Images to inspect (name, ID or ID prefix)
+    /// Images to inspect: name, ID or ID prefix, or docker-archive:, oci:, oci-archive:,
+    /// docker:// sources
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
 }
 
-/// docker's `ImageInspect` for one image.
-pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<Value> {
+/// docker's `ImageInspect` for one image, whose config is `config_bytes`.
+pub(crate) fn inspect_value(img: &Image, config_bytes: &[u8]) -> anyhow::Result<Value> {
     let r = &img.record;
-    let config_bytes = store
-        .read_blob_verified(&r.config_digest)
-        .map_err(store_err)?;
-    let config: Map<String, Value> = serde_json::from_slice(&config_bytes).map_err(|e| {
+    let config: Map<String, Value> = serde_json::from_slice(config_bytes).map_err(|e| {
         anyhow::anyhow!("image config {} is not a JSON object: {e}", r.config_digest)
     })?;
     let get = |k: &str| config.get(k).cloned();
@@ -79,15 +77,14 @@ pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<Value>
 }
 
 pub fn run(args: InspectArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let store = open_store(global)?;
     let mut values = Vec::new();
     let mut failed = false;
     for spec in &args.images {
-        match store.resolve(spec) {
-            Ok(img) => values.push(inspect_value(&store, &img)?),
+        match resolve_image(global, spec) {
+            Ok((img, config)) => values.push(inspect_value(&img, &config)?),
             Err(e) => {
                 failed = true;
-                eprintln!("Error: {:#}", store_err(e));
+                eprintln!("Error: {e:#}");
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod debug;
 pub mod export;
 pub mod history;
+pub mod image_source;
 pub mod images;
 pub mod import;
 pub mod import_changes;
