@@ -50,14 +50,14 @@ pub fn resolve(
 ) -> Result<Vec<LoadedImage>> {
     let mut images: Vec<LoadedImage> = Vec::new();
     for desc in &index.manifests {
-        if model::is_manifest(&desc.media_type) {
+        if desc.media_type.is_manifest() {
             if let Some(subject) = subject_of(files, sink, desc)? {
                 walk(files, sink, desc, 0)?;
                 attachments.push((subject, desc.clone()));
                 continue;
             }
         }
-        if !(model::is_manifest(&desc.media_type) || model::is_index(&desc.media_type)) {
+        if !(desc.media_type.is_manifest() || desc.media_type.is_index()) {
             skipped.push(format!(
                 "index.json entry {} has media type {} and is not an image",
                 desc.digest, desc.media_type
@@ -169,10 +169,10 @@ fn walk(
         )));
     }
     let bytes = document(files, sink, desc)?;
-    if model::is_index(&desc.media_type) {
+    if desc.media_type.is_index() {
         let index: Index = model::parse(&bytes, &format!("index {}", desc.digest))?;
         for child in &index.manifests {
-            if model::is_manifest(&child.media_type) || model::is_index(&child.media_type) {
+            if child.media_type.is_manifest() || child.media_type.is_index() {
                 walk(files, sink, child, depth + 1)?;
             } else {
                 blob(files, sink, child)?;

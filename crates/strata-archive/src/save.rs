@@ -72,7 +72,7 @@ fn plan(images: &[SaveImage], source: &dyn BlobSource) -> Result<Plan> {
     let mut blobs = BTreeMap::new();
     for image in images {
         let desc = &image.manifest;
-        if !model::is_manifest(&desc.media_type) {
+        if !desc.media_type.is_manifest() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(

@@ -32,24 +32,10 @@ pub trait FileAccess: Send + Sync {
     fn size(&self, path: &str) -> Result<Option<u64>>;
 }
 
-/// Normalise a relative path: no `.`, empty or escaping components.
+/// Normalise a relative path: no `.`, empty or escaping components (strata-archive's
+/// rule, shared).
 pub fn normalize(path: &str) -> Result<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for comp in path.split('/') {
-        match comp {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidInput,
-                        format!("path {path:?} escapes the archive"),
-                    ));
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    Ok(parts.join("/"))
+    strata_archive::files::normalize(path).map_err(Error::from)
 }
 
 /// A layout directory. Paths may not lead out of it, and only regular files are read (a

@@ -24,10 +24,8 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Annotation holding the full image name (containerd, Docker ≥ 25).
 pub const IMAGE_NAME: &str = "io.containerd.image.name";
 
-/// The archive path of a blob.
-pub fn blob_path(digest: &Digest) -> String {
-    format!("blobs/{}/{}", digest.algorithm().as_str(), digest.hex())
-}
+/// The path of a blob in a layout: `blobs/<alg>/<hex>`.
+pub use strata_archive::files::blob_path;
 
 /// An OCI layout read through `F`.
 pub struct LayoutContent<F> {
