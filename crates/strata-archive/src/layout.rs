@@ -37,17 +37,27 @@ pub fn check_layout_marker(bytes: &[u8]) -> Result<()> {
 }
 
 /// Resolve the images `index.json` lists. `docker_entries` (Docker ≥ 25 archives) add
-/// `RepoTags` to the images whose config they name.
+/// `RepoTags` to the images whose config they name. Manifests with a `subject` (OCI 1.1
+/// referrers: SBOMs, signatures) are committed with their blobs and returned in
+/// `attachments` as (subject digest, descriptor) instead of as images.
 pub fn resolve(
     files: &mut dyn Files,
     sink: &mut dyn BlobSink,
     index: &Index,
     docker_entries: &[ManifestEntry],
     skipped: &mut Vec<String>,
+    attachments: &mut Vec<(Digest, Descriptor)>,
 ) -> Result<Vec<LoadedImage>> {
     let mut images: Vec<LoadedImage> = Vec::new();
     for desc in &index.manifests {
-        if !(model::is_manifest(&desc.media_type) || model::is_index(&desc.media_type)) {
+        if desc.media_type.is_manifest() {
+            if let Some(subject) = subject_of(files, sink, desc)? {
+                walk(files, sink, desc, 0)?;
+                attachments.push((subject, desc.clone()));
+                continue;
+            }
+        }
+        if !(desc.media_type.is_manifest() || desc.media_type.is_index()) {
             skipped.push(format!(
                 "index.json entry {} has media type {} and is not an image",
                 desc.digest, desc.media_type
@@ -123,6 +133,17 @@ pub fn document(
     Ok(bytes)
 }
 
+/// The subject of the manifest `desc` points to, if it has one.
+fn subject_of(
+    files: &mut dyn Files,
+    sink: &mut dyn BlobSink,
+    desc: &Descriptor,
+) -> Result<Option<Digest>> {
+    let bytes = document(files, sink, desc)?;
+    let manifest: Manifest = model::parse(&bytes, &format!("manifest {}", desc.digest))?;
+    Ok(manifest.subject.map(|s| s.digest))
+}
+
 fn missing(desc: &Descriptor) -> Error {
     Error::new(
         ErrorKind::NotFound,
@@ -148,10 +169,10 @@ fn walk(
         )));
     }
     let bytes = document(files, sink, desc)?;
-    if model::is_index(&desc.media_type) {
+    if desc.media_type.is_index() {
         let index: Index = model::parse(&bytes, &format!("index {}", desc.digest))?;
         for child in &index.manifests {
-            if model::is_manifest(&child.media_type) || model::is_index(&child.media_type) {
+            if child.media_type.is_manifest() || child.media_type.is_index() {
                 walk(files, sink, child, depth + 1)?;
             } else {
                 blob(files, sink, child)?;

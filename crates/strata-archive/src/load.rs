@@ -55,6 +55,9 @@ pub struct LoadReport {
     /// Entries that are not images (e.g. an index.json descriptor of an unknown media
     /// type), with the reason, for the caller to show.
     pub skipped: Vec<String>,
+    /// Artifact manifests attached to a subject (subject digest, artifact descriptor),
+    /// their blobs committed; the caller records them once the images are recorded.
+    pub attachments: Vec<(Digest, Descriptor)>,
 }
 
 /// Load from a file or directory path: a directory is read as a layout (or unpacked
@@ -102,11 +105,13 @@ pub fn resolve(files: &mut dyn Files, sink: &mut dyn BlobSink) -> Result<LoadRep
     let mut skipped = Vec::new();
     if let Some(index) = index.as_ref().filter(|i| !i.manifests.is_empty()) {
         let entries = docker_entries.as_deref().unwrap_or(&[]);
-        let images = layout::resolve(files, sink, index, entries, &mut skipped)?;
+        let mut attachments = Vec::new();
+        let images = layout::resolve(files, sink, index, entries, &mut skipped, &mut attachments)?;
         return Ok(LoadReport {
             format: Format::OciLayout,
             images,
             skipped,
+            attachments,
         });
     }
     if let Some(entries) = docker_entries {
@@ -120,6 +125,7 @@ pub fn resolve(files: &mut dyn Files, sink: &mut dyn BlobSink) -> Result<LoadRep
             format,
             images,
             skipped,
+            attachments: Vec::new(),
         });
     }
     if index.is_some() {
@@ -127,6 +133,7 @@ pub fn resolve(files: &mut dyn Files, sink: &mut dyn BlobSink) -> Result<LoadRep
             format: Format::OciLayout,
             images: Vec::new(),
             skipped,
+            attachments: Vec::new(),
         });
     }
     if files.exists("repositories")? {

@@ -5,7 +5,7 @@
 //! on read and never re-serialised.
 
 use serde::Deserialize;
-use strata_oci::{Digest, MediaType};
+use strata_oci::Digest;
 
 use crate::error::{Error, Result};
 
@@ -54,20 +54,4 @@ where
 pub fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| Error::malformed(format!("invalid {what}: {e}")).with_source(e))
-}
-
-/// Media types a descriptor may carry for an image manifest.
-pub fn is_manifest(mt: &MediaType) -> bool {
-    matches!(
-        mt.as_str(),
-        strata_oci::media_type::OCI_MANIFEST | strata_oci::media_type::DOCKER_MANIFEST
-    )
-}
-
-/// Media types a descriptor may carry for an index / manifest list.
-pub fn is_index(mt: &MediaType) -> bool {
-    matches!(
-        mt.as_str(),
-        strata_oci::media_type::OCI_INDEX | strata_oci::media_type::DOCKER_MANIFEST_LIST
-    )
 }

@@ -47,6 +47,10 @@ pub struct SaveName {
 pub struct SaveImage {
     pub manifest: Descriptor,
     pub names: Vec<SaveName>,
+    /// Artifact manifests whose subject is this image (OCI 1.1 referrers: SBOMs,
+    /// signatures), as referrers listings describe them (with `artifactType`). They are
+    /// written with their blobs and listed in `index.json`, not in `manifest.json`.
+    pub attachments: Vec<Descriptor>,
 }
 
 /// An image with its documents read and checked, ready to be written.
@@ -68,7 +72,7 @@ fn plan(images: &[SaveImage], source: &dyn BlobSource) -> Result<Plan> {
     let mut blobs = BTreeMap::new();
     for image in images {
         let desc = &image.manifest;
-        if !model::is_manifest(&desc.media_type) {
+        if !desc.media_type.is_manifest() {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
@@ -95,6 +99,14 @@ fn plan(images: &[SaveImage], source: &dyn BlobSource) -> Result<Plan> {
         blobs.insert(manifest.config.digest.clone(), manifest.config.size);
         for layer in &manifest.layers {
             blobs.insert(layer.digest.clone(), layer.size);
+        }
+        for a in &image.attachments {
+            let bytes = read_small(source, &a.digest, a.size)?;
+            let m: Manifest = model::parse(&bytes, &format!("attachment {}", a.digest))?;
+            blobs.insert(a.digest.clone(), a.size);
+            for d in std::iter::once(&m.config).chain(m.layers.iter()) {
+                blobs.insert(d.digest.clone(), d.size);
+            }
         }
         planned.push(Planned {
             image: image.clone(),
@@ -138,6 +150,11 @@ fn index_json(plan: &Plan) -> Vec<u8> {
                     .with_annotation(ANNOTATION_IMAGE_NAME, &name.full)
                     .with_annotation(ANNOTATION_REF_NAME, &name.tag),
             );
+        }
+        for a in &p.image.attachments {
+            if !manifests.iter().any(|m: &Descriptor| m.digest == a.digest) {
+                manifests.push(a.clone());
+            }
         }
     }
     let mut index = ImageIndex::oci(manifests);

@@ -35,6 +35,7 @@ fn to_save(images: &[LoadedImage], names: &[Vec<SaveName>]) -> Vec<SaveImage> {
         .map(|(i, n)| SaveImage {
             manifest: i.manifest.clone(),
             names: n.clone(),
+            attachments: Vec::new(),
         })
         .collect()
 }

@@ -92,6 +92,13 @@ enum Command {
     Sbom(commands::sbom::SbomArgs),
     /// Scan an image for known vulnerabilities with an offline OSV database
     Scan(commands::scan::ScanArgs),
+    /// Manage signing keys (cosign's formats)
+    #[command(subcommand)]
+    Key(commands::sign::KeyCommand),
+    /// Sign an image with a key, as cosign does (registry, store or OCI layout)
+    Sign(commands::sign::SignArgs),
+    /// Verify an image's signatures against a public key, as cosign does
+    Verify(commands::sign::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -137,6 +144,9 @@ fn main() -> ExitCode {
         Command::Explore(a) => commands::explore::run(a, &global),
         Command::Sbom(a) => commands::sbom::run(a, &global),
         Command::Scan(a) => commands::scan::run(a, &global),
+        Command::Key(cmd) => commands::sign::run_key(cmd, &global),
+        Command::Sign(a) => commands::sign::run_sign(a, &global),
+        Command::Verify(a) => commands::sign::run_verify(a, &global),
     };
     match result {
         Ok(code) => code,

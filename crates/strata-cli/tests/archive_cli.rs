@@ -384,3 +384,87 @@ fn image_export_flattens_to_a_rootfs_that_imports_again() {
         .run_err(&["image", "export", "-o", out.to_str().unwrap(), "nope:1"])
         .is_ok());
 }
+
+#[test]
+fn inspect_and_history_read_archives_and_layouts_in_place() {
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let a = strata(&tmp.store());
+    a.run(&[
+        "import",
+        fx.layer_tar.to_str().unwrap(),
+        "busybox:latest",
+        "-m",
+        "from a tar",
+    ])
+    .unwrap();
+    let id = image_id(&a, "busybox");
+    let archive = tmp.path().join("busybox.tar");
+    a.run(&["save", "-o", archive.to_str().unwrap(), "busybox"])
+        .unwrap();
+    let layout = tmp.path().join("layout");
+    a.run(&[
+        "copy",
+        "strata:busybox:latest",
+        &format!("oci:{}:v1", layout.display()),
+    ])
+    .unwrap();
+
+    // Another store, empty: the sources are read where they are, nothing is imported.
+    let b = strata(&tmp.store2());
+    for source in [
+        format!("docker-archive:{}", archive.display()),
+        format!("docker-archive:{}:busybox:latest", archive.display()),
+        format!("oci:{}:v1", layout.display()),
+    ] {
+        let out = b.run(&["inspect", "--format", "{{.Id}}", &source]).unwrap();
+        assert_eq!(out.trim(), id, "{source}");
+        let history = b.run(&["history", "--no-trunc", &source]).unwrap();
+        assert!(
+            history.contains("from a tar") && history.contains(&id),
+            "{source}: {history}"
+        );
+    }
+    assert_eq!(image_count(&tmp.store2()), 0);
+    let err = b
+        .run_err(&["inspect", &format!("oci:{}:nope", layout.display())])
+        .unwrap();
+    assert!(err.contains("no image named nope"), "{err}");
+}
+
+#[test]
+fn save_and_load_keep_attachments() {
+    let fx = busybox().unwrap();
+    let tmp = TempRoot::new().unwrap();
+    let a = strata(&tmp.store());
+    a.run(&["import", fx.layer_tar.to_str().unwrap(), "busybox:latest"])
+        .unwrap();
+    let opts = strata_image::OpenOptions::new(tmp.store());
+    let source: strata_image::ImageSource = "busybox:latest".parse().unwrap();
+    let image = strata_image::open(&source, &opts).unwrap();
+    let sbom = strata_image::attach(
+        strata_image::open_write(&source, &opts).unwrap().as_ref(),
+        &image.manifest().descriptor(),
+        "application/spdx+json",
+        &[strata_image::ArtifactBlob::new(
+            "application/spdx+json",
+            b"{}".to_vec(),
+        )],
+        Default::default(),
+    )
+    .unwrap();
+    let archive = tmp.path().join("with-sbom.tar");
+    a.run(&["save", "-o", archive.to_str().unwrap(), "busybox"])
+        .unwrap();
+    let b = strata(&tmp.store2());
+    let loaded = b.run(&["load", "-i", archive.to_str().unwrap()]).unwrap();
+    assert_eq!(loaded, "Loaded image: busybox:latest\n");
+    let store2 = strata_store::Store::open(&tmp.store2()).unwrap();
+    let attached = store2.attachments(image.manifest_digest()).unwrap();
+    assert_eq!(attached.len(), 1);
+    assert_eq!(attached[0].digest, sbom.digest);
+    assert_eq!(
+        attached[0].artifact_type.as_ref().map(|t| t.as_str()),
+        Some("application/spdx+json")
+    );
+}

@@ -579,3 +579,44 @@ fn a_layer_that_does_not_match_its_diff_id_is_refused_at_pull() {
     assert!(store.list_images().unwrap().is_empty());
     run_ok(strata(&t.store()).command().args(["system", "check"]));
 }
+
+#[test]
+fn push_and_pull_carry_attachments() {
+    let Some(reg) = Registry::start(Mode::Plain) else {
+        return;
+    };
+    let t = tmp();
+    let dc = t.path().join("docker");
+    busybox_image(&t.store(), "bb:att", None);
+    let opts = strata_image::OpenOptions::new(t.store());
+    let local: strata_image::ImageSource = "bb:att".parse().unwrap();
+    let image = strata_image::open(&local, &opts).unwrap();
+    strata_image::attach(
+        strata_image::open_write(&local, &opts).unwrap().as_ref(),
+        &image.manifest().descriptor(),
+        "application/spdx+json",
+        &[strata_image::ArtifactBlob::new(
+            "application/spdx+json",
+            br#"{"spdxVersion":"SPDX-2.3"}"#.to_vec(),
+        )],
+        Default::default(),
+    )
+    .unwrap();
+    let name = format!("{}/att/bb:1", reg.host);
+    run_ok(strata(&t.store()).command().args(["tag", "bb:att", &name]));
+    // The store's layer is uncompressed: the pushed manifest is a new one, and the
+    // attachment follows it (distribution 2.8 has no referrers API: the tag schema).
+    let (_, err) = run_ok(strata_cmd(&t.store(), &dc).args(["push", &name]));
+    assert!(!err.contains("warning"), "{err}");
+    let (_, err) = run_ok(strata_cmd(&t.store2(), &dc).args(["pull", &name]));
+    assert!(!err.contains("warning"), "{err}");
+    let store2 = strata_store::Store::open(&t.store2()).unwrap();
+    let pulled = store2.resolve(&name).unwrap();
+    assert_ne!(&pulled.record.manifest_digest, image.manifest_digest());
+    let attached = store2.attachments(&pulled.record.manifest_digest).unwrap();
+    assert_eq!(attached.len(), 1, "{attached:?}");
+    assert_eq!(
+        attached[0].artifact_type.as_ref().map(|a| a.as_str()),
+        Some("application/spdx+json")
+    );
+}

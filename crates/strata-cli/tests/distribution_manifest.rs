@@ -105,9 +105,11 @@ fn copy_between_transports_keeps_digests() {
         &format!("oci:{}:v1", oci.display()),
     ]);
     assert_eq!(out.trim(), pushed);
-    // The throwaway store it went through is gone.
+    // Nothing was staged in the store on the way.
     let scratch = t.store().join("tmp");
-    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    assert!(std::fs::read_dir(&scratch)
+        .map(|d| d.count() == 0)
+        .unwrap_or(true));
     if let Some(sk) = skopeo() {
         run_ok(Command::new(&sk).args(["inspect", &format!("oci:{}:v1", oci.display())]));
     }

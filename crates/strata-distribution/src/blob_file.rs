@@ -74,4 +74,16 @@ impl Repository<'_> {
         let location = self.patch(&location, body, None, &scope).await?;
         self.finish_upload(&location, digest, None, &scope).await
     }
+
+    /// Upload `body` (a stream of the blob's bytes) as blob `digest` in one streamed PATCH;
+    /// the registry checks the digest when the upload is committed.
+    pub async fn upload_blob_stream(&self, digest: &Digest, body: reqwest::Body) -> Result<()> {
+        let scope = self.push_scope();
+        let location = match self.start_upload(None).await? {
+            UploadStart::Mounted => return Ok(()),
+            UploadStart::Location(l) => l,
+        };
+        let location = self.patch(&location, body, None, &scope).await?;
+        self.finish_upload(&location, digest, None, &scope).await
+    }
 }

@@ -142,12 +142,9 @@ impl<'a> Repository<'a> {
         }
     }
 
-    /// Start a blob request, from byte `offset` when resuming.
-    pub(crate) async fn blob_response(
-        &self,
-        digest: &Digest,
-        offset: u64,
-    ) -> Result<reqwest::Response> {
+    /// Start a blob request, from byte `offset` when resuming. The body is not checked:
+    /// callers count and hash it against the descriptor.
+    pub async fn blob_response(&self, digest: &Digest, offset: u64) -> Result<reqwest::Response> {
         let url = self.url(&format!("blobs/{digest}")).await?;
         let mut req = Req::new(Method::GET, url);
         if offset > 0 {
@@ -370,23 +367,10 @@ impl<'a> Repository<'a> {
     }
 
     async fn referrers_now(&self, subject: &Digest) -> Result<ImageIndex> {
-        let url = self.url(&format!("referrers/{subject}")).await?;
-        let req = Req::new(Method::GET, url).header("accept", mt::OCI_INDEX);
-        let resp = self.client.send(self.host, &self.pull_scope(), req).await?;
-        let what = format!("referrers of {subject}");
-        if resp.status().is_success() {
-            let body = read_document(resp, self.host, &what).await?;
-            return serde_json::from_slice(&body).map_err(|e| {
-                Error::new(
-                    ErrorKind::Protocol,
-                    format!("registry {}: {what}: invalid index: {e}", self.host),
-                )
-            });
+        if let Some(index) = self.referrers_api(subject).await? {
+            return Ok(index);
         }
-        if resp.status() != StatusCode::NOT_FOUND {
-            return Err(status_error(self.host, &what, resp).await);
-        }
-        let tag = format!("{}-{}", subject.algorithm().as_str(), subject.hex());
+        let tag = referrers_tag(subject);
         match self.get_manifest(&tag).await {
             Ok(raw) => match raw.parsed {
                 strata_oci::Manifest::Index(i) => Ok(i),
@@ -402,6 +386,36 @@ impl<'a> Repository<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+impl Repository<'_> {
+    /// The referrers API's answer for `subject`; `None` when the registry does not offer
+    /// the API (404), so clients use the tag schema ([`referrers_tag`]).
+    pub async fn referrers_api(&self, subject: &Digest) -> Result<Option<ImageIndex>> {
+        let url = self.url(&format!("referrers/{subject}")).await?;
+        let req = Req::new(Method::GET, url).header("accept", mt::OCI_INDEX);
+        let resp = self.client.send(self.host, &self.pull_scope(), req).await?;
+        let what = format!("referrers of {subject}");
+        if resp.status().is_success() {
+            let body = read_document(resp, self.host, &what).await?;
+            return serde_json::from_slice(&body).map(Some).map_err(|e| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("registry {}: {what}: invalid index: {e}", self.host),
+                )
+            });
+        }
+        if resp.status() != StatusCode::NOT_FOUND {
+            return Err(status_error(self.host, &what, resp).await);
+        }
+        Ok(None)
+    }
+}
+
+/// The tag that holds the referrers index of `subject` on registries without the
+/// referrers API: `<alg>-<hex>` (OCI distribution 1.1).
+pub fn referrers_tag(subject: &Digest) -> String {
+    format!("{}-{}", subject.algorithm().as_str(), subject.hex())
 }
 
 fn location(resp: &reqwest::Response) -> Option<String> {

@@ -9,9 +9,10 @@ use strata_oci::Digest;
 
 use crate::derived::{snapshot_tar_digest, write_snapshot_tar, DerivedRecord, SnapshotForm};
 use crate::error::{Error, Result};
-use crate::images::{chain_ids, LayerRecord};
+use crate::images::LayerRecord;
 use crate::snapshot::{remove_tree, SnapshotInfo, UnpackOptions};
 use crate::Store;
+use strata_oci::chain_id as chain_ids;
 
 /// Records table whose values are JSON arrays of digests that garbage collection keeps
 /// (blobs, and snapshot chain IDs). The builder stores one row per cache key.

@@ -4,8 +4,9 @@
 //! Roots are tagged manifests, every image record (an untagged image stays until pruned, as
 //! in docker), and the digests held by unexpired leases. References: an image record refers
 //! to its manifest, config and layers and to its snapshot chain IDs; a manifest blob refers
-//! to its config and layers; an index blob to its manifests. The whole collection runs under
-//! the exclusive store lock, so no commit, image add or unpack interleaves with it.
+//! to its config and layers; an index blob to its manifests; a subject to the manifests
+//! attached to it (so attachments live exactly as long as their subject). The whole
+//! collection runs under the exclusive store lock, so no commit, image add or unpack interleaves with it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
@@ -111,13 +112,25 @@ impl Store {
             roots.extend(l.digests.iter().cloned());
         }
         roots.extend(self.gc_root_digests()?);
+        let edges = self.attachment_edges()?;
+        let mut attached: HashMap<Digest, Vec<Digest>> = HashMap::new();
+        for (subject, artifact) in &edges {
+            attached
+                .entry(subject.clone())
+                .or_default()
+                .push(artifact.clone());
+        }
         // A derived blob refers to the snapshot its bytes are regenerated from.
-        let marked = mark(roots, |d| match by_manifest.get(d) {
-            Some(r) => record_refs(r),
-            None => match self.derived(d) {
-                Some(rec) => vec![rec.chain_id],
-                None => blob_children(self, d),
-            },
+        let marked = mark(roots, |d| {
+            let mut children = match by_manifest.get(d) {
+                Some(r) => record_refs(r),
+                None => match self.derived(d) {
+                    Some(rec) => vec![rec.chain_id],
+                    None => blob_children(self, d),
+                },
+            };
+            children.extend(attached.get(d).into_iter().flatten().cloned());
+            children
         });
 
         for d in self.list_blobs()? {
@@ -172,6 +185,13 @@ impl Store {
                 }
                 report.reclaimed += size;
                 report.snapshots_removed.push(name);
+            }
+        }
+
+        // Attachments of subjects that are gone are forgotten with them.
+        for (subject, artifact) in &edges {
+            if !marked.contains(subject) {
+                self.remove_attachment(subject, artifact)?;
             }
         }
 

@@ -65,21 +65,8 @@ impl ImageRecord {
     /// Chain IDs of the layer stack, bottom first (OCI image spec: `ChainID(L0) = DiffID(L0)`,
     /// `ChainID(Ln) = sha256(ChainID(Ln-1) + " " + DiffID(Ln))`).
     pub fn chain_ids(&self) -> Vec<Digest> {
-        chain_ids(&self.diff_ids)
+        strata_oci::chain_id(&self.diff_ids)
     }
-}
-
-/// Chain IDs for a list of diff IDs, bottom first.
-pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
-    let mut out: Vec<Digest> = Vec::with_capacity(diff_ids.len());
-    for d in diff_ids {
-        let next = match out.last() {
-            None => d.clone(),
-            Some(prev) => Digest::sha256_of(format!("{prev} {d}").as_bytes()),
-        };
-        out.push(next);
-    }
-    out
 }
 
 /// An image record with the tags that point at it.

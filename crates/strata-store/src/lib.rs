@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attachments;
 mod build_support;
 mod check;
 mod content;
@@ -48,6 +49,7 @@ mod snapshot;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub use attachments::ATTACHMENTS_TABLE;
 pub use build_support::{BuiltLayer, StoreUseGuard, GC_ROOTS_TABLE};
 pub use check::{Problem, ProblemKind};
 pub use content::{BlobSource, BlobWriter, VerifyingReader, INGEST_GRACE};
@@ -57,12 +59,14 @@ pub use derived::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use gc::{mark, GcReport};
-pub use images::{chain_ids, Image, ImageRecord, LayerRecord, NewImage, RemoveOutcome};
+pub use images::{Image, ImageRecord, LayerRecord, NewImage, RemoveOutcome};
 pub use layout::LAYOUT_DIR;
 pub use lease::{Lease, LeaseRecord};
 pub use names::TagRef;
 pub use repo_digests::REPO_DIGESTS_TABLE;
 pub use snapshot::{SnapshotInfo, UnpackOptions};
+/// Chain IDs of a layer stack (the one definition lives in strata-oci).
+pub use strata_oci::chain_id as chain_ids;
 
 /// A handle on a store root. Cheap to clone; holds no open files, so any number of handles
 /// and processes may use one root.

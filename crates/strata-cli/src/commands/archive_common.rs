@@ -93,6 +93,14 @@ pub fn record(
     let records = store
         .add_images(&new)
         .context("recording the loaded images")?;
+    // Attachments of images now in the store (SBOMs, signatures) are recorded with them.
+    for (subject, artifact) in &report.attachments {
+        if store.has_blob(subject) {
+            store
+                .add_attachment(subject, artifact)
+                .with_context(|| format!("recording attachment {}", artifact.digest))?;
+        }
+    }
     Ok(records
         .into_iter()
         .zip(loaded)

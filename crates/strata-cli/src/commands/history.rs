@@ -8,7 +8,8 @@ use clap::{ArgAction, Args};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::images::{open_store, short_id, store_err};
+use super::image_source::resolve_image;
+use super::images::short_id;
 use crate::output::{created_since, human_size, Formatter};
 use crate::Global;
 
@@ -27,7 +28,8 @@ pub struct HistoryArgs {
     /// Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template
     #[arg(long)]
     pub format: Option<String>,
-    /// The image (name, ID or ID prefix)
+    /// The image: name, ID or ID prefix, or a docker-archive:, oci:, oci-archive:,
+    /// docker:// source
     #[arg(value_name = "IMAGE")]
     pub image: String,
 }
@@ -84,15 +86,9 @@ const HEADERS: &[(&str, &str)] = &[
 ];
 
 pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let store = open_store(global)?;
-    let img = store.resolve(&args.image).map_err(store_err)?;
+    let (img, config_bytes) = resolve_image(global, &args.image)?;
     let r = &img.record;
-    let config: ConfigHistory = serde_json::from_slice(
-        &store
-            .read_blob_verified(&r.config_digest)
-            .map_err(store_err)?,
-    )
-    .map_err(|e| {
+    let config: ConfigHistory = serde_json::from_slice(&config_bytes).map_err(|e| {
         anyhow::anyhow!(
             "image config {} has an invalid history: {e}",
             r.config_digest

@@ -1,126 +1,87 @@
-//! Opening an image from any source for commands that read its layers (`sbom`, `scan`):
-//! the local store by name or ID, or a skopeo-style transport (`docker-archive:FILE`,
-//! `oci:DIR[:TAG]`, `oci-archive:FILE`, `docker://REF`) copied into a temporary store
-//! beside the local one first. Everything that depends on where an image lives is in
-//! [`open_image`], so a shared image-opening crate can replace it in one place.
+//! Images named on the command line, from wherever they live: a local name, ID or prefix
+//! is looked up in the store; `docker-archive:`, `oci:`, `oci-archive:` and `docker://`
+//! sources are read in place through strata-image, without importing them.
+//!
+//! Either way the caller gets the store's shape of an image (a record with tags) and the
+//! config bytes, so read-only commands (`inspect`, `history`) show any source alike.
 
-use std::io::{self, Read};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use strata_image::{ImageSource, OpenOptions};
+use strata_store::{Image, ImageRecord, LayerRecord};
 
-use anyhow::{bail, Context, Result};
-use clap::Parser;
-use strata_layer::LayerReader;
-use strata_oci::Digest;
-use strata_store::{ImageRecord, Store};
-
-use super::archive_common::open_store;
+use super::images::{open_store, store_err};
 use crate::Global;
 
-/// An image whose blobs are in `store`.
-pub struct SourceImage {
-    pub store: Store,
-    pub record: ImageRecord,
-    /// The name the user gave.
-    pub name: String,
-    /// The temporary store holding a non-local image, removed on drop.
-    _tmp: Option<tempfile::TempDir>,
+/// Options to open sources with: the global store root, docker's credentials.
+pub(crate) fn open_options(global: &Global) -> OpenOptions {
+    OpenOptions::new(
+        global
+            .root
+            .clone()
+            .unwrap_or_else(strata_store::default_root),
+    )
 }
 
-const TRANSPORTS: &[&str] = &["docker-archive:", "oci:", "oci-archive:", "docker://"];
-
-/// Wrapper so `copy`'s own argument parser builds its arguments.
-#[derive(Parser)]
-struct CopyCommand {
-    #[command(flatten)]
-    args: super::copy::CopyArgs,
-}
-
-/// Open `spec`: a transport-prefixed source or a local image name / ID.
-pub fn open_image(global: &Global, spec: &str) -> Result<SourceImage> {
-    if !TRANSPORTS.iter().any(|t| spec.starts_with(t)) {
+/// The image `spec` names and its config bytes.
+pub(crate) fn resolve_image(global: &Global, spec: &str) -> Result<(Image, Vec<u8>)> {
+    let source: ImageSource = spec.parse()?;
+    if let ImageSource::Store(name) = &source {
         let store = open_store(global)?;
-        let image = store
-            .resolve(spec)
-            .with_context(|| format!("image {spec}"))?;
-        return Ok(SourceImage {
-            store,
-            record: image.record,
-            name: spec.to_owned(),
-            _tmp: None,
-        });
+        let img = store.resolve(name).map_err(store_err)?;
+        let config = store
+            .read_blob_verified(&img.record.config_digest)
+            .map_err(store_err)?;
+        return Ok((img, config));
     }
-    if let Some(file) = spec.strip_prefix("oci-archive:") {
-        // An OCI layout tar is one of the formats a docker-archive load reads.
-        return open_image(global, &format!("docker-archive:{file}"));
-    }
-    let parent = global
-        .root
-        .clone()
-        .unwrap_or_else(strata_store::default_root)
-        .join("tmp");
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix("sbom-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary store in {}", parent.display()))?;
-    let tmp_global = Global {
-        root: Some(tmp.path().to_owned()),
-    };
-    let copy = CopyCommand::try_parse_from(["copy", "--quiet", spec, "strata:source:latest"])
-        .with_context(|| format!("{spec}: not a valid image source"))?;
-    super::copy::copy_image(copy.args, &tmp_global)
-        .with_context(|| format!("reading image {spec}"))?;
-    let store = Store::open(tmp.path())?;
-    let record = store.resolve("source:latest")?.record;
-    Ok(SourceImage {
-        store,
-        record,
-        name: spec.to_owned(),
-        _tmp: Some(tmp),
-    })
+    let image = strata_image::open(&source, &open_options(global))
+        .with_context(|| format!("cannot open {source}"))?;
+    Ok((
+        Image {
+            record: record_of(&image),
+            tags: Vec::new(),
+        },
+        image.config_raw().to_vec(),
+    ))
 }
 
-impl SourceImage {
-    /// Stream each layer, bottom first, uncompressed, to `f` with its index and diffID; the
-    /// diffID is checked once `f` returns (the rest of the stream is read for that).
-    pub fn for_each_layer(
-        &self,
-        mut f: impl FnMut(usize, &Digest, &mut dyn Read) -> Result<()>,
-    ) -> Result<()> {
-        if self.record.layers.len() != self.record.diff_ids.len() {
-            bail!(
-                "image {}: {} layers but {} diffIDs in its config",
-                self.name,
-                self.record.layers.len(),
-                self.record.diff_ids.len()
-            );
-        }
-        for (i, (layer, diff_id)) in self
-            .record
-            .layers
-            .iter()
-            .zip(&self.record.diff_ids)
-            .enumerate()
-        {
-            let blob = self
-                .store
-                .open_blob(&layer.digest)
-                .with_context(|| format!("opening layer {}", layer.digest))?;
-            let mut reader = LayerReader::new(blob, None)
-                .with_context(|| format!("reading layer {}", layer.digest))?;
-            f(i, diff_id, &mut reader)?;
-            io::copy(&mut reader, &mut io::sink())
-                .with_context(|| format!("reading layer {}", layer.digest))?;
-            let (got, _) = reader
-                .finish()
-                .with_context(|| format!("reading layer {}", layer.digest))?;
-            if &got != diff_id {
-                bail!(
-                    "layer {} of image {}: content has diffID {got}, the config says {diff_id}",
-                    layer.digest,
-                    self.name
-                );
-            }
-        }
-        Ok(())
+/// What the store would record for `image`, had it been loaded (sizes are blob sizes).
+fn record_of(image: &strata_image::Image) -> ImageRecord {
+    let config = image.config();
+    let created = config
+        .created
+        .as_deref()
+        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+        .map(|c| c.with_timezone(&Utc));
+    let layers: Vec<LayerRecord> = image
+        .layers()
+        .iter()
+        .map(|l| LayerRecord {
+            digest: l.descriptor.digest.clone(),
+            size: l.descriptor.size,
+            media_type: l.descriptor.media_type.clone(),
+        })
+        .collect();
+    let manifest = image.manifest();
+    let config_size = image.config_descriptor().size;
+    let size =
+        manifest.bytes.len() as u64 + config_size + layers.iter().map(|l| l.size).sum::<u64>();
+    ImageRecord {
+        manifest_digest: manifest.digest.clone(),
+        media_type: manifest.media_type.clone(),
+        manifest_size: manifest.bytes.len() as u64,
+        config_digest: image.id().clone(),
+        config_size,
+        diff_ids: image.layers().iter().map(|l| l.diff_id.clone()).collect(),
+        layers,
+        created,
+        added: created.unwrap_or(DateTime::UNIX_EPOCH),
+        size,
+        platform: Some(config.platform().to_string()),
+        labels: config
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
     }
 }

@@ -27,6 +27,8 @@ pub mod registry;
 pub mod rmi;
 pub mod save;
 pub mod sbom;
+pub mod sbom_source;
 pub mod scan;
+pub mod sign;
 pub mod system;
 pub mod tag;

@@ -59,14 +59,18 @@ fn read_crts(dir: &Path, out: &mut Vec<Vec<u8>>) -> Result<()> {
 /// A client for `hosts`: docker's credentials, CAs from `--cert-dir` and from
 /// `certs.d/<host>/` under `$STRATA_CERTS_D`, `/etc/docker/certs.d`, `/etc/containers/certs.d`.
 pub fn client(flags: &RegistryFlags, hosts: &[&str]) -> Result<Client> {
-    let opts = ClientOptions {
+    Ok(Client::new(client_options(flags, hosts)?)?)
+}
+
+/// The client settings `flags` give for `hosts` (see [`client`]).
+pub fn client_options(flags: &RegistryFlags, hosts: &[&str]) -> Result<ClientOptions> {
+    Ok(ClientOptions {
         tls_verify: flags.tls_verify,
         insecure_registries: flags.insecure_registries.clone(),
         ca_certs: ca_certs(flags, hosts)?,
         docker_config: Some(DockerConfig::load_default()?),
         ..ClientOptions::default()
-    };
-    Ok(Client::new(opts)?)
+    })
 }
 
 /// PEM CA certificates trusted for `hosts`.
@@ -242,6 +246,9 @@ pub fn run(a: PullArgs, global: &Global) -> Result<ExitCode> {
                 progress.clone(),
             ))
             .with_context(|| format!("pulling {}", r.familiar()))?;
+        if let Err(e) = fetch_attachments(&a.registry, &store, r, &pulled.manifest_digest) {
+            eprintln!("warning: attachments of {} not pulled: {e:#}", r.familiar());
+        }
         if a.quiet {
             println!("{}", r.familiar());
         } else {
@@ -256,6 +263,22 @@ pub fn run(a: PullArgs, global: &Global) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pull the attachments (OCI 1.1 referrers: SBOMs, signatures) of the pulled manifest into
+/// the store too, where they stay while the image does.
+fn fetch_attachments(
+    flags: &RegistryFlags,
+    store: &strata_store::Store,
+    r: &Reference,
+    manifest: &Digest,
+) -> Result<usize> {
+    let opts = client_options(flags, &[r.registry_host()])?;
+    let remote = strata_image::transport::remote::RegistryContent::new(r.clone(), &opts)?;
+    let local = strata_image::transport::store::StoreContent::new(store.clone());
+    Ok(strata_image::copy::copy_attachments(
+        &remote, &local, manifest,
+    )?)
 }
 
 /// Whether the user typed a tag or digest (parsing adds `latest` on its own).

@@ -9,7 +9,9 @@ use strata_oci::Reference;
 use strata_store::TagRef;
 
 use super::archive_common::open_store;
-use super::pull::{client, runtime, typed_tag_or_digest, CliProgress, RegistryFlags};
+use super::pull::{
+    client, client_options, runtime, typed_tag_or_digest, CliProgress, RegistryFlags,
+};
 use crate::Global;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +126,9 @@ pub fn run(a: PushArgs, global: &Global) -> Result<ExitCode> {
                 progress.clone(),
             ))
             .with_context(|| format!("pushing {}", r.familiar()))?;
+        if let Err(e) = push_attachments(&a.registry, &store, r, digest, &pushed.manifest) {
+            eprintln!("warning: attachments of {} not pushed: {e:#}", r.familiar());
+        }
         if a.quiet {
             println!("{}", r.familiar());
         } else {
@@ -136,4 +141,27 @@ pub fn run(a: PushArgs, global: &Global) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Push the attachments (SBOMs, signatures) of the store's manifest `local` along, as
+/// referrers of the manifest as pushed (its digest differs when layers were compressed).
+fn push_attachments(
+    flags: &RegistryFlags,
+    store: &strata_store::Store,
+    r: &Reference,
+    local: &strata_oci::Digest,
+    pushed: &strata_oci::RawManifest,
+) -> Result<usize> {
+    if store.attachments(local)?.is_empty() {
+        return Ok(0);
+    }
+    let opts = client_options(flags, &[r.registry_host()])?;
+    let remote = strata_image::transport::remote::RegistryContent::new(r.clone(), &opts)?;
+    let src = strata_image::transport::store::StoreContent::new(store.clone());
+    Ok(strata_image::reattach(
+        &src,
+        &remote,
+        local,
+        &pushed.descriptor(),
+    )?)
 }

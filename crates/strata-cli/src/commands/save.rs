@@ -78,6 +78,12 @@ pub fn plan(store: &Store, specs: &[String]) -> Result<Vec<SaveImage>> {
             add(&mut out, image, tag);
         }
     }
+    // Attachments (SBOMs, signatures) travel in the archive's OCI layout.
+    for image in &mut out {
+        image.attachments = store
+            .attachments(&image.manifest.digest)
+            .with_context(|| format!("listing attachments of {}", image.manifest.digest))?;
+    }
     Ok(out)
 }
 
@@ -93,6 +99,7 @@ fn add(out: &mut Vec<SaveImage>, image: &strata_store::Image, tag: Option<&TagRe
                     image.record.manifest_size,
                 ),
                 names: Vec::new(),
+                attachments: Vec::new(),
             });
             out.len() - 1
         }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use strata_sbom::{ImageFs, ImageSubject, Sbom};
 
-use super::image_source::open_image;
+use super::sbom_source::open_image;
 use crate::output::table::TabWriter;
 use crate::Global;
 
@@ -57,9 +57,9 @@ pub fn sbom_of(global: &Global, spec: &str) -> Result<Sbom> {
     })?;
     let subject = ImageSubject {
         name: spec.to_owned(),
-        id: image.record.config_digest.to_string(),
-        manifest_digest: Some(image.record.manifest_digest.to_string()),
-        created: image.record.created,
+        id: image.config_digest().to_string(),
+        manifest_digest: Some(image.manifest_digest().to_string()),
+        created: image.created(),
         layers: fs.layers().to_vec(),
     };
     Ok(strata_sbom::catalog(&fs, subject))

@@ -109,6 +109,7 @@ pub fn archive(store: &Store, outcome: &BuildOutcome, names: &[TagRef], dest: &s
                 tag: t.tag.clone(),
             })
             .collect(),
+        attachments: Vec::new(),
     };
     write_to(dest, |w| {
         strata_archive::save_archive(std::slice::from_ref(&image), store, w)
