@@ -89,13 +89,18 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // As docker: a usage error (unknown flag, bad value) exits 125; help exits 0.
+            // As docker: a usage error (unknown flag, bad value) exits 125, a missing or
+            // extra argument 1; help exits 0.
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp
                 | clap::error::ErrorKind::DisplayVersion
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     ExitCode::SUCCESS
                 }
+                clap::error::ErrorKind::MissingRequiredArgument
+                | clap::error::ErrorKind::TooManyValues
+                | clap::error::ErrorKind::TooFewValues
+                | clap::error::ErrorKind::WrongNumberOfValues => ExitCode::from(1),
                 _ => ExitCode::from(125),
             };
         }
