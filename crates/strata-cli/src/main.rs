@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
 mod output;
@@ -82,6 +82,15 @@ enum Command {
     Manifest(commands::manifest::ManifestCommand),
     /// Copy an image between registries, OCI layouts, archives and the store
     Copy(commands::copy::CopyArgs),
+    /// Show the strata version and the runtime it uses
+    Version(commands::about::VersionArgs),
+    /// Show the store (path, contents, size), the runtime and versions
+    Info(commands::about::InfoArgs),
+    /// Write a shell completion script (bash, zsh, fish) to standard output
+    Completion(commands::completion::CompletionArgs),
+    /// Write man pages for every command into a directory
+    #[command(hide = true)]
+    Man(commands::completion::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,6 +136,10 @@ fn main() -> ExitCode {
         Command::Logout(a) => commands::login::run_logout(a, &global),
         Command::Manifest(cmd) => commands::manifest::run(cmd, &global),
         Command::Copy(a) => commands::copy::run(a, &global),
+        Command::Version(a) => commands::about::version(a, &global),
+        Command::Info(a) => commands::about::info(a, &global),
+        Command::Completion(a) => commands::completion::completion(a, Cli::command()),
+        Command::Man(a) => commands::completion::man(a, Cli::command()),
     };
     match result {
         Ok(code) => code,

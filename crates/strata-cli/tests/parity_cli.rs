@@ -349,3 +349,76 @@ fn import_message_is_the_comment() {
         "my msg|5\n"
     );
 }
+
+#[test]
+fn completion_scripts_and_man_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let bash = ok(&root, &["completion", "bash"]);
+    assert!(
+        bash.contains("_strata()") && bash.contains("inspect"),
+        "{bash}"
+    );
+    // The script is valid bash.
+    let script = dir.path().join("strata.bash");
+    std::fs::write(&script, &bash).unwrap();
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(ok(&root, &["completion", "zsh"]).starts_with("#compdef strata"));
+    assert!(ok(&root, &["completion", "fish"]).contains("complete -c strata"));
+    assert_eq!(
+        strata(&root, &["completion", "tcsh"]).status.code(),
+        Some(125)
+    );
+
+    let man = dir.path().join("man");
+    ok(&root, &["man", "--out", man.to_str().unwrap()]);
+    for page in [
+        "strata.1",
+        "strata-build.1",
+        "strata-image-ls.1",
+        "strata-inspect.1",
+    ] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page} is not a man page");
+    }
+    let inspect = std::fs::read_to_string(man.join("strata-inspect.1")).unwrap();
+    assert!(inspect.contains("format"), "{inspect}");
+}
+
+#[test]
+fn version_and_info_describe_binary_runtime_and_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = strata_store::Store::open(dir.path()).unwrap();
+    image_fixtures::image(&store, "alpha", &["busybox:latest"]);
+    image_fixtures::image(&store, "beta", &[]);
+    let root = dir.path();
+    assert_eq!(
+        ok(root, &["version", "--format", "{{.Client.Version}}"]),
+        format!("{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let version = ok(root, &["version"]);
+    assert!(
+        version.contains(" Version:") && version.contains("runc"),
+        "{version}"
+    );
+    let info: Value = serde_json::from_str(&ok(root, &["info", "--format", "json"])).unwrap();
+    assert_eq!(info["Store"]["Root"], root.to_str().unwrap());
+    assert_eq!(info["Store"]["Images"], 2);
+    assert_eq!(info["Store"]["Tagged"], 1);
+    assert!(info["Store"]["BlobsSize"].as_u64().unwrap() > 0);
+    let text = ok(root, &["info"]);
+    assert!(
+        text.contains(&format!(" Root: {}", root.display()))
+            && text.contains("Images: 2 (1 tagged)"),
+        "{text}"
+    );
+}
