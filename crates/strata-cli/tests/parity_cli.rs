@@ -422,3 +422,29 @@ fn version_and_info_describe_binary_runtime_and_store() {
         "{text}"
     );
 }
+
+#[test]
+fn system_df_counts_each_layer_content_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = strata_store::Store::open(dir.path()).unwrap();
+    let shared = image_fixtures::layer_tar("shared", &[7; 1000]);
+    for (seed, own) in [("a", &b"abc"[..]), ("b", &b"defghij"[..])] {
+        let mut f = image_fixtures::Fixture::new(seed);
+        f.layers = vec![shared.clone(), image_fixtures::layer_tar(seed, own)];
+        let r = f.add(&store);
+        store.tag(&format!("{seed}:1"), &r.manifest_digest).unwrap();
+    }
+    let root = dir.path();
+    // 1000 shared bytes once, plus 3 and 7: docker's LayersSize.
+    let df = ok(root, &["system", "df", "--format", "{{.Type}} {{.Size}}"]);
+    assert!(df.starts_with("Images 1.01kB\n"), "{df}");
+    let verbose = ok(root, &["system", "df", "-v"]);
+    let row = verbose.lines().find(|l| l.starts_with("a ")).unwrap();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    // SIZE, SHARED SIZE, UNIQUE SIZE
+    assert_eq!(&cols[cols.len() - 3..], ["1kB", "1kB", "3B"], "{verbose}");
+    assert_eq!(
+        ok(root, &["images", "--format", "{{.Size}}", "b:1"]),
+        "1.01kB\n"
+    );
+}
