@@ -8,7 +8,7 @@ use clap::{ArgAction, Args};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::images::{open_store, resolve_image, short_id, store_err};
+use super::images::{lookup_image, open_store, short_id, store_err};
 use crate::output::{created_since, human_size, Formatter};
 use crate::Global;
 
@@ -85,7 +85,7 @@ const HEADERS: &[(&str, &str)] = &[
 
 pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let store = open_store(global)?;
-    let img = resolve_image(&store, &args.image)?;
+    let img = lookup_image(&store, &args.image)?;
     let r = &img.record;
     let config: ConfigHistory = serde_json::from_slice(
         &store

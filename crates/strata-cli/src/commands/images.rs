@@ -125,7 +125,7 @@ pub(crate) fn lookup_err(spec: &str, e: strata_store::Error) -> anyhow::Error {
 }
 
 /// `store.resolve(spec)` with [`lookup_err`]'s errors.
-pub(crate) fn resolve_image(store: &Store, spec: &str) -> anyhow::Result<Image> {
+pub(crate) fn lookup_image(store: &Store, spec: &str) -> anyhow::Result<Image> {
     store.resolve(spec).map_err(|e| lookup_err(spec, e))
 }
 
@@ -286,7 +286,7 @@ fn parse_filters(specs: &[String], store: &Store, now: DateTime<Utc>) -> anyhow:
             }
             "label" => f.labels.push(v.to_owned()),
             "before" | "since" => {
-                let t = image_time(&resolve_image(store, v)?);
+                let t = image_time(&lookup_image(store, v)?);
                 if k == "before" {
                     f.before = Some(t)
                 } else {
