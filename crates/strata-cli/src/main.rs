@@ -143,6 +143,11 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // docker words a bad --format template this way, without its "Error: " prefix.
+        Err(err) if err.is::<output::template::TemplateError>() => {
+            eprintln!("template parsing error: {err}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("Error: {}", error_text(&err));
             ExitCode::from(1)

@@ -59,6 +59,7 @@ fn same(s: &Strata, docker: &Path, args: &[&str]) {
     let ours = s.run(args).unwrap();
     let theirs = run_docker(docker, args);
     assert_eq!(ours, theirs, "strata and docker differ on {args:?}");
+    eprintln!("same as docker: {args:?}\n{ours}");
 }
 
 /// Templates over every kind of field docker's inspect has, empty or not.
@@ -219,6 +220,19 @@ fn errors_and_exit_codes_as_docker() {
     let o = strata(root, &["inspect", "--format", "{{.Foo}}", "busybox"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains(r#"map has no entry for key "Foo""#));
+
+    for args in [
+        &["images", "--format", "{{.Foo}}"][..],
+        &["history", "--format", "{{.Foo", "busybox"],
+    ] {
+        let o = strata(root, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).starts_with("template parsing error: template: "),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
 
     let o = strata(root, &["inspect", "nosuch"]);
     assert_eq!((o.status.code(), stdout(&o)), (Some(1), "[]\n".to_owned()));
