@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod commands;
 mod output;
@@ -99,6 +99,15 @@ enum Command {
     Sign(commands::sign::SignArgs),
     /// Verify an image's signatures against a public key, as cosign does
     Verify(commands::sign::VerifyArgs),
+    /// Show the strata version and the runtime it uses
+    Version(commands::about::VersionArgs),
+    /// Show the store (path, contents, size), the runtime and versions
+    Info(commands::about::InfoArgs),
+    /// Write a shell completion script (bash, zsh, fish) to standard output
+    Completion(commands::completion::CompletionArgs),
+    /// Write man pages for every command into a directory
+    #[command(hide = true)]
+    Man(commands::completion::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,13 +115,18 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            // As docker: a usage error (unknown flag, bad value) exits 125; help exits 0.
+            // As docker: a usage error (unknown flag, bad value) exits 125, a missing or
+            // extra argument 1; help exits 0.
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp
                 | clap::error::ErrorKind::DisplayVersion
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     ExitCode::SUCCESS
                 }
+                clap::error::ErrorKind::MissingRequiredArgument
+                | clap::error::ErrorKind::TooManyValues
+                | clap::error::ErrorKind::TooFewValues
+                | clap::error::ErrorKind::WrongNumberOfValues => ExitCode::from(1),
                 _ => ExitCode::from(125),
             };
         }
@@ -147,9 +161,18 @@ fn main() -> ExitCode {
         Command::Key(cmd) => commands::sign::run_key(cmd, &global),
         Command::Sign(a) => commands::sign::run_sign(a, &global),
         Command::Verify(a) => commands::sign::run_verify(a, &global),
+        Command::Version(a) => commands::about::version(a, &global),
+        Command::Info(a) => commands::about::info(a, &global),
+        Command::Completion(a) => commands::completion::completion(a, Cli::command()),
+        Command::Man(a) => commands::completion::man(a, Cli::command()),
     };
     match result {
         Ok(code) => code,
+        // docker words a bad --format template this way, without its "Error: " prefix.
+        Err(err) if err.is::<output::template::TemplateError>() => {
+            eprintln!("template parsing error: {err}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("Error: {}", error_text(&err));
             ExitCode::from(1)

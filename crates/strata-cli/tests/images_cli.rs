@@ -139,7 +139,7 @@ fn images_filters() {
         stderr(&o)
     );
     let o = strata(dir.path(), &["images", "--filter", "before=nosuch:1"]);
-    assert!(stderr(&o).contains("no such image: nosuch:1"));
+    assert!(stderr(&o).contains("No such image: nosuch:1"));
 }
 
 #[test]
@@ -304,7 +304,7 @@ fn tag_then_rmi_untags_and_deletes() {
     );
     let o = strata(dir.path(), &["rmi", "src:1"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no such image: src:1"));
+    assert!(stderr(&o).contains("Error: No such image: src:1"));
     let o = strata(dir.path(), &["tag", "nosuch", "x"]);
     assert_eq!(o.status.code(), Some(1));
     let o = strata(dir.path(), &["tag", "src", "Bad:Tag"]);

@@ -58,7 +58,9 @@ impl Store {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_bytes()))
                 .collect();
-            self.put_records(LAYER_CONTENT_SIZES_TABLE, &rows)?;
+            // Only a cache: a store this process may read but not write (another user's)
+            // still gets its sizes, computed again next time.
+            let _ = self.put_records(LAYER_CONTENT_SIZES_TABLE, &rows);
         }
         Ok(known)
     }

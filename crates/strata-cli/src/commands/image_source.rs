@@ -28,7 +28,7 @@ pub(crate) fn resolve_image(global: &Global, spec: &str) -> Result<(Image, Vec<u
     let source: ImageSource = spec.parse()?;
     if let ImageSource::Store(name) = &source {
         let store = open_store(global)?;
-        let img = store.resolve(name).map_err(store_err)?;
+        let img = super::images::lookup_image(&store, name)?;
         let config = store
             .read_blob_verified(&img.record.config_digest)
             .map_err(store_err)?;

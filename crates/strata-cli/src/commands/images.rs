@@ -83,12 +83,58 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
     Store::open(&root).with_context(|| format!("cannot open the image store at {}", root.display()))
 }
 
+/// Why a name the user gave did not find an image, worded as docker words it (scripts test
+/// the first words).
+#[derive(Debug)]
+pub(crate) enum LookupError {
+    NoSuchImage(String),
+    InvalidReference(String),
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupError::NoSuchImage(s) => {
+                write!(f, "No such image: {s}\nhint: run `strata images` to list images")
+            }
+            LookupError::InvalidReference(s) => write!(
+                f,
+                "invalid reference format: {s:?}\nhint: references look like name[:tag], e.g. myapp:1.0"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LookupError {}
+
+/// A store error met while looking up the image the user named `spec`: not found is "No
+/// such image", or "invalid reference format" when `spec` is neither a reference nor an ID.
+pub(crate) fn lookup_err(spec: &str, e: strata_store::Error) -> anyhow::Error {
+    match e.kind() {
+        ErrorKind::NotFound => {
+            let id_like = spec
+                .strip_prefix("sha256:")
+                .unwrap_or(spec)
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit());
+            if !id_like && TagRef::parse(spec).is_err() {
+                LookupError::InvalidReference(spec.to_owned()).into()
+            } else {
+                LookupError::NoSuchImage(spec.to_owned()).into()
+            }
+        }
+        _ => store_err(e),
+    }
+}
+
+/// `store.resolve(spec)` with [`lookup_err`]'s errors.
+pub(crate) fn lookup_image(store: &Store, spec: &str) -> anyhow::Result<Image> {
+    store.resolve(spec).map_err(|e| lookup_err(spec, e))
+}
+
 /// Turn a store error into a CLI error with a hint line where one helps.
 pub(crate) fn store_err(e: strata_store::Error) -> anyhow::Error {
     let hint = match e.kind() {
-        ErrorKind::NotFound if e.message.starts_with("no such image") => {
-            Some("run `strata images` to list images")
-        }
         ErrorKind::Ambiguous => Some("type more characters of the image ID, or use a name"),
         ErrorKind::Conflict => Some("use -f to remove the image and all its tags"),
         ErrorKind::InvalidInput => Some("references look like name[:tag], e.g. myapp:1.0"),
@@ -243,7 +289,7 @@ fn parse_filters(specs: &[String], store: &Store, now: DateTime<Utc>) -> anyhow:
             }
             "label" => f.labels.push(v.to_owned()),
             "before" | "since" => {
-                let t = image_time(&store.resolve(v).map_err(store_err)?);
+                let t = image_time(&lookup_image(store, v)?);
                 if k == "before" {
                     f.before = Some(t)
                 } else {
@@ -266,12 +312,10 @@ fn rows(
     f: &Filters,
     repo_arg: Option<&str>,
 ) -> anyhow::Result<Vec<(Image, Option<TagRef>)>> {
-    let repo_filter = repo_arg.map(|r| {
-        (
-            r.to_owned(),
-            r.rsplit_once(':').is_some_and(|(_, t)| !t.contains('/')),
-        )
-    });
+    // docker turns the argument into a `reference` filter: a glob over the familiar name
+    // (`web:1.*`, `me/*`). A plain name also matches in its normalised spelling
+    // (`docker.io/library/busybox`).
+    let exact = repo_arg.and_then(|r| TagRef::parse(r).ok().map(|t| (t, r.contains(':'))));
     let mut out = Vec::new();
     for img in images {
         let t = image_time(img);
@@ -298,11 +342,13 @@ fn rows(
                     .is_some_and(|t| f.references.iter().any(|p| reference_matches(p, t)))
             });
         }
-        if let Some((r, has_tag)) = &repo_filter {
-            let want = TagRef::parse(r).map_err(store_err)?;
+        if let Some(pattern) = repo_arg {
             tags.retain(|t| {
                 t.as_ref().is_some_and(|t| {
-                    t.repository == want.repository && (!has_tag || t.tag == want.tag)
+                    reference_matches(pattern, t)
+                        || exact.as_ref().is_some_and(|(want, has_tag)| {
+                            t.repository == want.repository && (!has_tag || t.tag == want.tag)
+                        })
                 })
             });
         }

@@ -46,13 +46,14 @@ const DOCKER_TYPES: &[&str] = &[
     "volume",
 ];
 
-/// docker's `ImageInspect` for one image.
-pub(crate) fn inspect_value(store: &Store, img: &Image) -> anyhow::Result<GoValue> {
+/// docker's `ImageInspect` for one image of `store`, whose config is `config_bytes`.
+pub(crate) fn inspect_value(
+    store: &Store,
+    img: &Image,
+    config_bytes: &[u8],
+) -> anyhow::Result<GoValue> {
     let r = &img.record;
-    let config_bytes = store
-        .read_blob_verified(&r.config_digest)
-        .map_err(store_err)?;
-    let config: Map<String, Value> = serde_json::from_slice(&config_bytes).map_err(|e| {
+    let config: Map<String, Value> = serde_json::from_slice(config_bytes).map_err(|e| {
         anyhow::anyhow!("image config {} is not a JSON object: {e}", r.config_digest)
     })?;
     let sizes = store.layer_content_sizes(&[r]).map_err(store_err)?;
@@ -174,7 +175,12 @@ fn inspect(args: InspectArgs, global: &Global, what: &str) -> anyhow::Result<Exi
             Err(strata_store::Error::new(ErrorKind::NotFound, spec.clone()))
         };
         match found {
-            Ok(img) => values.push(inspect_value(&store, &img)?),
+            Ok(img) => {
+                let config = store
+                    .read_blob_verified(&img.record.config_digest)
+                    .map_err(store_err)?;
+                values.push(inspect_value(&store, &img, &config)?)
+            }
             Err(e) if e.kind() == ErrorKind::NotFound || what == "object" => {
                 errors.push(format!("Error: No such {what}: {spec}"))
             }

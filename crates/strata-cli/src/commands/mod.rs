@@ -1,9 +1,11 @@
 //! One module per command group; each exposes clap arguments and a `run` function.
 
 pub mod analyze;
+pub mod about;
 pub mod archive_common;
 pub mod build;
 pub mod builder;
+pub mod completion;
 pub mod copy;
 pub mod debug;
 pub mod explore;

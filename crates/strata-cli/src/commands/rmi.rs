@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::images::{open_store, store_err};
+use super::images::{lookup_err, open_store, store_err};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -35,7 +35,7 @@ pub fn run(args: RmiArgs, global: &Global) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 failed = true;
-                eprintln!("Error: {:#}", store_err(e));
+                eprintln!("Error: {:#}", lookup_err(spec, e));
             }
         }
     }

@@ -200,7 +200,7 @@ fn df(args: DfArgs, global: &Global) -> anyhow::Result<ExitCode> {
         for (repo, tag) in names {
             items.push(json!({
                 "Repository": repo, "Tag": tag, "ID": short_id(&i.record.config_digest, false),
-                "CreatedSince": created_since(i.record.created, now), "Size": size(shared + unique),
+                "CreatedSince": created_since(i.record.created, now), "Size": crate::output::human_size(shared + unique),
                 "SharedSize": size(shared), "UniqueSize": size(unique),
             }));
         }

@@ -307,7 +307,6 @@ impl GoValue {
                 None => GoValue::Float(n.as_f64().unwrap_or(0.0)),
             },
             Value::Array(a) => GoValue::List(Some(a.iter().map(GoValue::from_row_value).collect())),
-            Value::Object(_) => GoValue::from_raw_json(v),
             other => GoValue::from_raw_json(other),
         }
     }
