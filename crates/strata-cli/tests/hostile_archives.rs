@@ -271,3 +271,63 @@ fn giant_json_documents_are_refused_not_read() {
     assert!(err.contains("manifest.json"), "{err}");
     assert!(err.contains("too large"), "{err}");
 }
+
+/// Issue 11, defect 5: a PAX header claiming 1.5 GiB and a GNU long name of 1 GiB, streamed
+/// to `import` and `load`, are refused at their header with memory bounded (peak RSS is
+/// measured with GNU time) and without the claimed bytes being read.
+#[test]
+fn defect_5_import_and_load_refuse_giant_extension_claims_in_bounded_memory() {
+    let Some(time) = strata_testkit::require_tool("time").unwrap() else {
+        return;
+    };
+    let tmp = TempRoot::new().unwrap();
+    for (flag, claimed) in [(b'x', 3u64 << 29), (b'L', 1u64 << 30)] {
+        for args in [&["import", "-", "claim:latest"][..], &["load"][..]] {
+            let mut child = std::process::Command::new(&time)
+                .args(["-f", "peak-rss-kib=%M", env!("CARGO_BIN_EXE_strata")])
+                .arg("--root")
+                .arg(tmp.store())
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut input = child.stdin.take().unwrap();
+            let writer = std::thread::spawn(move || {
+                use std::io::Read;
+                let mut claim = hostile_tar::claimed_extension(flag, claimed);
+                let mut buf = vec![0u8; 64 << 10];
+                let mut sent = 0u64;
+                // Stops at the broken pipe once strata refuses the header.
+                while let Ok(n) = claim.read(&mut buf) {
+                    if n == 0 || input.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n as u64;
+                }
+                sent
+            });
+            let out = wait_bounded(child, Duration::from_secs(120));
+            let written = writer.join().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} accepted the claim");
+            assert!(err.contains("MiB cap"), "{args:?}: {err}");
+            let rss_kib: u64 = err
+                .lines()
+                .find_map(|l| l.strip_prefix("peak-rss-kib="))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no peak RSS in {err}"));
+            eprintln!(
+                "{args:?} {} claim of {claimed} bytes: refused, peak RSS {rss_kib} KiB, {written} bytes sent",
+                flag as char
+            );
+            assert!(rss_kib < 64 << 10, "{args:?}: peak RSS {rss_kib} KiB");
+            assert!(
+                written < 16 << 20,
+                "{args:?} read {written} bytes of the claim"
+            );
+        }
+    }
+    assert_eq!(image_count(&tmp.store()), 0);
+}
