@@ -331,3 +331,37 @@ fn defect_5_import_and_load_refuse_giant_extension_claims_in_bounded_memory() {
     }
     assert_eq!(image_count(&tmp.store()), 0);
 }
+
+/// ADD tells a tar by its header, as docker does: a v7 tar (no magic) is unpacked, and a
+/// gzip file that holds no tar is copied as it is.
+#[test]
+fn add_unpacks_any_tar_dialect_and_copies_other_compressed_files() {
+    if !strata_testkit::require_root().unwrap() {
+        return;
+    }
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let v7 = HostileTar::new()
+        .member(Format::V7, b"old/file", Kind::File(b"v7\n".to_vec()))
+        .finish();
+    std::fs::write(ctx.join("v7.tar"), v7).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"just text, not a tar\n").unwrap();
+    std::fs::write(ctx.join("notes.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nADD v7.tar /v7/\nADD notes.gz /gz/\n",
+    )
+    .unwrap();
+    let dest = tmp.path().join("out");
+    let spec = format!("type=local,dest={}", dest.display());
+    s.run(&["build", "-o", &spec, ctx.to_str().unwrap()])
+        .unwrap();
+    assert_eq!(std::fs::read(dest.join("v7/old/file")).unwrap(), b"v7\n");
+    assert!(
+        dest.join("gz/notes.gz").is_file(),
+        "the gzip file was not copied"
+    );
+}
