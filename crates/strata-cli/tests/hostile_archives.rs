@@ -365,3 +365,50 @@ fn add_unpacks_any_tar_dialect_and_copies_other_compressed_files() {
         "the gzip file was not copied"
     );
 }
+
+/// `import` keeps the tar as it is, so it refuses what every later unpack of the image
+/// would: here a write through a symlink the archive itself planted.
+#[test]
+fn import_refuses_a_write_through_a_symlink_the_archive_plants() {
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    for (name, tar) in [
+        (
+            "evil/etc/passwd",
+            HostileTar::new()
+                .member(Format::Ustar, b"evil", Kind::Symlink(b"/".to_vec()))
+                .member(Format::Ustar, b"evil/etc/passwd", Kind::File(b"x".to_vec()))
+                .finish(),
+        ),
+        (
+            "up/etc/shadow",
+            HostileTar::new()
+                .member(Format::Gnu, b"up", Kind::Symlink(b"../..".to_vec()))
+                .member(
+                    Format::Gnu,
+                    b"shadow",
+                    Kind::HardLink(b"up/etc/shadow".to_vec()),
+                )
+                .finish(),
+        ),
+    ] {
+        let file = tmp.path().join("link.tar");
+        std::fs::write(&file, tar).unwrap();
+        let err = s
+            .run_err(&["import", file.to_str().unwrap(), "link:latest"])
+            .unwrap();
+        assert!(err.contains(name) || err.contains("shadow"), "{err}");
+        assert!(err.contains("symlink"), "{err}");
+    }
+    // A symlink later replaced by a directory is a directory again.
+    let ok = HostileTar::new()
+        .member(Format::Ustar, b"d", Kind::Symlink(b"/".to_vec()))
+        .member(Format::Ustar, b"d", Kind::Dir)
+        .member(Format::Ustar, b"d/file", Kind::File(b"x".to_vec()))
+        .finish();
+    let file = tmp.path().join("ok.tar");
+    std::fs::write(&file, ok).unwrap();
+    s.run(&["import", file.to_str().unwrap(), "ok:latest"])
+        .unwrap();
+    assert_eq!(image_count(&tmp.store()), 1);
+}
