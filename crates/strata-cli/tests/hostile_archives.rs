@@ -271,3 +271,144 @@ fn giant_json_documents_are_refused_not_read() {
     assert!(err.contains("manifest.json"), "{err}");
     assert!(err.contains("too large"), "{err}");
 }
+
+/// Issue 11, defect 5: a PAX header claiming 1.5 GiB and a GNU long name of 1 GiB, streamed
+/// to `import` and `load`, are refused at their header with memory bounded (peak RSS is
+/// measured with GNU time) and without the claimed bytes being read.
+#[test]
+fn defect_5_import_and_load_refuse_giant_extension_claims_in_bounded_memory() {
+    let Some(time) = strata_testkit::require_tool("time").unwrap() else {
+        return;
+    };
+    let tmp = TempRoot::new().unwrap();
+    for (flag, claimed) in [(b'x', 3u64 << 29), (b'L', 1u64 << 30)] {
+        for args in [&["import", "-", "claim:latest"][..], &["load"][..]] {
+            let mut child = std::process::Command::new(&time)
+                .args(["-f", "peak-rss-kib=%M", env!("CARGO_BIN_EXE_strata")])
+                .arg("--root")
+                .arg(tmp.store())
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut input = child.stdin.take().unwrap();
+            let writer = std::thread::spawn(move || {
+                use std::io::Read;
+                let mut claim = hostile_tar::claimed_extension(flag, claimed);
+                let mut buf = vec![0u8; 64 << 10];
+                let mut sent = 0u64;
+                // Stops at the broken pipe once strata refuses the header.
+                while let Ok(n) = claim.read(&mut buf) {
+                    if n == 0 || input.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent += n as u64;
+                }
+                sent
+            });
+            let out = wait_bounded(child, Duration::from_secs(120));
+            let written = writer.join().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} accepted the claim");
+            assert!(err.contains("MiB cap"), "{args:?}: {err}");
+            let rss_kib: u64 = err
+                .lines()
+                .find_map(|l| l.strip_prefix("peak-rss-kib="))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no peak RSS in {err}"));
+            eprintln!(
+                "{args:?} {} claim of {claimed} bytes: refused, peak RSS {rss_kib} KiB, {written} bytes sent",
+                flag as char
+            );
+            assert!(rss_kib < 64 << 10, "{args:?}: peak RSS {rss_kib} KiB");
+            assert!(
+                written < 16 << 20,
+                "{args:?} read {written} bytes of the claim"
+            );
+        }
+    }
+    assert_eq!(image_count(&tmp.store()), 0);
+}
+
+/// ADD tells a tar by its header, as docker does: a v7 tar (no magic) is unpacked, and a
+/// gzip file that holds no tar is copied as it is.
+#[test]
+fn add_unpacks_any_tar_dialect_and_copies_other_compressed_files() {
+    if !strata_testkit::require_root().unwrap() {
+        return;
+    }
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    let ctx = tmp.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    let v7 = HostileTar::new()
+        .member(Format::V7, b"old/file", Kind::File(b"v7\n".to_vec()))
+        .finish();
+    std::fs::write(ctx.join("v7.tar"), v7).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"just text, not a tar\n").unwrap();
+    std::fs::write(ctx.join("notes.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nADD v7.tar /v7/\nADD notes.gz /gz/\n",
+    )
+    .unwrap();
+    let dest = tmp.path().join("out");
+    let spec = format!("type=local,dest={}", dest.display());
+    s.run(&["build", "-o", &spec, ctx.to_str().unwrap()])
+        .unwrap();
+    assert_eq!(std::fs::read(dest.join("v7/old/file")).unwrap(), b"v7\n");
+    assert!(
+        dest.join("gz/notes.gz").is_file(),
+        "the gzip file was not copied"
+    );
+}
+
+/// `import` keeps the tar as it is, so it refuses what every later unpack of the image
+/// would: here a write through a symlink the archive itself planted.
+#[test]
+fn import_refuses_a_write_through_a_symlink_the_archive_plants() {
+    let tmp = TempRoot::new().unwrap();
+    let s = strata(&tmp.store());
+    for (name, tar) in [
+        (
+            "evil/etc/passwd",
+            HostileTar::new()
+                .member(Format::Ustar, b"evil", Kind::Symlink(b"/".to_vec()))
+                .member(Format::Ustar, b"evil/etc/passwd", Kind::File(b"x".to_vec()))
+                .finish(),
+        ),
+        (
+            "up/etc/shadow",
+            HostileTar::new()
+                .member(Format::Gnu, b"up", Kind::Symlink(b"../..".to_vec()))
+                .member(
+                    Format::Gnu,
+                    b"shadow",
+                    Kind::HardLink(b"up/etc/shadow".to_vec()),
+                )
+                .finish(),
+        ),
+    ] {
+        let file = tmp.path().join("link.tar");
+        std::fs::write(&file, tar).unwrap();
+        let err = s
+            .run_err(&["import", file.to_str().unwrap(), "link:latest"])
+            .unwrap();
+        assert!(err.contains(name) || err.contains("shadow"), "{err}");
+        assert!(err.contains("symlink"), "{err}");
+    }
+    // A symlink later replaced by a directory is a directory again.
+    let ok = HostileTar::new()
+        .member(Format::Ustar, b"d", Kind::Symlink(b"/".to_vec()))
+        .member(Format::Ustar, b"d", Kind::Dir)
+        .member(Format::Ustar, b"d/file", Kind::File(b"x".to_vec()))
+        .finish();
+    let file = tmp.path().join("ok.tar");
+    std::fs::write(&file, ok).unwrap();
+    s.run(&["import", file.to_str().unwrap(), "ok:latest"])
+        .unwrap();
+    assert_eq!(image_count(&tmp.store()), 1);
+}

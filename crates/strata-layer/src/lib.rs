@@ -50,8 +50,8 @@ pub mod tar_write;
 pub mod tree;
 
 pub use apply::{
-    apply_layer, check_entry, ApplyOptions, ApplyStats, DevicePolicy, Ownership, SymlinkPolicy,
-    WhiteoutMode,
+    apply_layer, check_entry, ApplyOptions, ApplyStats, DevicePolicy, EntryChecker, Ownership,
+    SymlinkPolicy, WhiteoutMode,
 };
 pub use compress::{decompress, detect, CompressOptions, Compression, Encoder};
 pub use content_size::{dir_content_size, tar_content_size};

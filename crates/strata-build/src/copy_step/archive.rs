@@ -6,18 +6,19 @@ use std::path::Path;
 
 use crate::error::{BuildError, Result};
 
-/// Whether `path` is a tar (plain, gzip or zstd, any tar dialect) that ADD extracts.
+/// Whether ADD unpacks `path`: a tar in any dialect (v7 included, which has no magic: the
+/// header checksum decides), plain or gzip/zstd compressed. A compressed file that is not a
+/// tar is copied as it is, as docker does.
 pub(super) fn is_archive(path: &Path) -> bool {
-    let mut head = [0u8; 512];
-    let Ok(mut f) = strata_layer::open_regular(path) else {
+    let Ok(file) = strata_layer::open_regular(path) else {
         return false;
     };
-    let n = std::io::Read::read(&mut f, &mut head).unwrap_or(0);
-    if n >= 4 && (head[..2] == [0x1f, 0x8b] || head[..4] == [0x28, 0xb5, 0x2f, 0xfd]) {
-        return true;
-    }
-    // Any tar dialect, v7 included (no magic): the header checksum decides.
-    n == head.len() && strata_layer::tar_read::is_tar_header(&head)
+    let Ok(mut plain) = strata_layer::decompress(file, None) else {
+        return false;
+    };
+    let mut head = [0u8; 512];
+    std::io::Read::read_exact(&mut plain, &mut head).is_ok()
+        && strata_layer::tar_read::is_tar_header(&head)
 }
 
 /// ADD's archive extraction: a plain, gzip or zstd tar unpacked under `dest` through

@@ -200,11 +200,14 @@ fn layer_from_tar<R: Read>(input: R, mut writer: BlobWriter, name: &str) -> Resu
     // The one hardened reader (capped extension headers, POSIX-only name prefix), and the
     // applier's own path rules: `import` refuses exactly what every later unpack would.
     let mut archive = strata_layer::TarReader::new(tee);
+    let mut checker = strata_layer::EntryChecker::default();
     while let Some(header) = archive
         .next_header()
         .with_context(|| format!("{name}: not a valid tar archive"))?
     {
-        strata_layer::check_entry(&header).with_context(|| format!("{name}: refused"))?;
+        checker
+            .check(&header)
+            .with_context(|| format!("{name}: refused"))?;
     }
     // The end-of-archive blocks and any padding after them belong to the layer too.
     let mut rest = archive.into_inner();

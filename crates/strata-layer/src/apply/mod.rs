@@ -209,6 +209,52 @@ pub fn check_entry(h: &TarHeader) -> Result<()> {
     Ok(())
 }
 
+/// [`check_entry`] over a whole archive, in order: also refuses an entry, or a hard link
+/// target, that passes through a symlink an earlier entry of the archive planted, as the
+/// applier does under its default [`SymlinkPolicy::Refuse`].
+#[derive(Debug, Default)]
+pub struct EntryChecker {
+    /// Paths (cleaned) that are symlinks after the entries seen so far.
+    symlinks: HashSet<Vec<u8>>,
+}
+
+impl EntryChecker {
+    pub fn check(&mut self, h: &TarHeader) -> Result<()> {
+        check_entry(h)?;
+        let comps = clean(&h.path)?;
+        self.refuse_through_symlink(&h.path, &comps)?;
+        if h.kind == TarKind::HardLink {
+            self.refuse_through_symlink(&h.path, &clean(&h.link)?)?;
+        }
+        let key = join(&comps);
+        if h.kind == TarKind::Symlink {
+            self.symlinks.insert(key);
+        } else if !self.symlinks.is_empty() {
+            self.symlinks.remove(&key);
+        }
+        Ok(())
+    }
+
+    fn refuse_through_symlink(&self, raw: &[u8], comps: &[&[u8]]) -> Result<()> {
+        if self.symlinks.is_empty() {
+            return Ok(());
+        }
+        for i in 1..comps.len() {
+            let prefix = join(&comps[..i]);
+            if self.symlinks.contains(&prefix) {
+                return Err(Error::escape(
+                    raw,
+                    format!(
+                        "passes through the symlink {:?} an earlier entry planted",
+                        display_name(&prefix)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `io::copy` with a buffer sized for layer contents rather than its 8 KiB default.
 fn copy_data(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
     use std::io::Write;
