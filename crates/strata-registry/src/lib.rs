@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fuzzing;
 pub mod gc;
 pub mod manifest;
 pub mod metrics;

@@ -242,7 +242,7 @@ async fn token(State(st): State<AppState>, headers: HeaderMap, uri: Uri) -> Resp
     }
 }
 
-async fn v2(
+pub(crate) async fn v2(
     State(st): State<AppState>,
     method: Method,
     uri: Uri,
