@@ -149,25 +149,22 @@ impl ShellcheckBinary {
     }
 }
 
-impl ShellChecker for ShellcheckBinary {
-    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+impl ShellcheckBinary {
+    /// One `shellcheck` process over `scripts` (written as files 0.sh, 1.sh, … in `dir`).
+    fn check_chunk(dir: &Path, first: usize, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
         let mut out = vec![Vec::new(); scripts.len()];
-        if scripts.is_empty() {
-            return out;
-        }
-        let Ok(dir) = tempfile::tempdir() else {
-            return out;
-        };
-        let names: Vec<String> = (0..scripts.len()).map(|i| format!("{i}.sh")).collect();
+        let names: Vec<String> = (first..first + scripts.len())
+            .map(|i| format!("{i}.sh"))
+            .collect();
         for (n, s) in names.iter().zip(scripts) {
-            if std::fs::write(dir.path().join(n), &s.text).is_err() {
+            if std::fs::write(dir.join(n), &s.text).is_err() {
                 return out;
             }
         }
         let Ok(output) = Command::new("shellcheck")
             .arg("--format=json1")
             .args(&names)
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stderr(Stdio::null())
             .output()
         else {
@@ -179,6 +176,7 @@ impl ShellChecker for ShellcheckBinary {
                 .as_str()
                 .and_then(|f| f.strip_suffix(".sh"))
                 .and_then(|f| f.parse::<usize>().ok())
+                .and_then(|i| i.checked_sub(first))
                 .filter(|i| *i < out.len())
             else {
                 continue;
@@ -193,6 +191,36 @@ impl ShellChecker for ShellcheckBinary {
             });
         }
         out
+    }
+}
+
+impl ShellChecker for ShellcheckBinary {
+    /// Splits the scripts over one shellcheck process per core (ShellCheck is
+    /// single-threaded); small files stay in one process.
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        if scripts.is_empty() {
+            return Vec::new();
+        }
+        let Ok(dir) = tempfile::tempdir() else {
+            return vec![Vec::new(); scripts.len()];
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = scripts.len().div_ceil(cores).max(32);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = scripts
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, part)| {
+                    let dir = dir.path();
+                    let handle = scope.spawn(move || Self::check_chunk(dir, n * chunk, part));
+                    (part.len(), handle)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Vec::new(); len]))
+                .collect()
+        })
     }
 }
 
