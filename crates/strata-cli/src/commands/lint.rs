@@ -5,7 +5,8 @@
 //! (or `.hadolint.yml`) in the working directory, else `$XDG_CONFIG_HOME/hadolint.yaml`;
 //! command-line flags are layered on top.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -224,6 +225,29 @@ impl ShellChecker for ShellcheckBinary {
     }
 }
 
+/// Collects the scripts of every Dockerfile so ShellCheck starts once for all of them.
+#[derive(Default)]
+struct Recorder(RefCell<Vec<ShellScript>>);
+
+impl ShellChecker for Recorder {
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        self.0.borrow_mut().extend_from_slice(scripts);
+        vec![Vec::new(); scripts.len()]
+    }
+}
+
+/// Hands out the issues found for the recorded scripts, in the same order.
+struct Replay(RefCell<VecDeque<Vec<ShellIssue>>>);
+
+impl ShellChecker for Replay {
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        let mut q = self.0.borrow_mut();
+        (0..scripts.len())
+            .map(|_| q.pop_front().unwrap_or_default())
+            .collect()
+    }
+}
+
 pub fn run(args: LintArgs, _global: &Global) -> Result<ExitCode> {
     let config = config_from(&args)?;
     let format_name = config.format.clone().unwrap_or_else(|| "tty".into());
@@ -245,9 +269,7 @@ pub fn run(args: LintArgs, _global: &Global) -> Result<ExitCode> {
     if !shellcheck {
         eprintln!("strata lint: shellcheck not found; SC checks inside RUN were skipped");
     }
-    let checker = ShellcheckBinary;
-    let mut sources = BTreeMap::new();
-    let mut findings = Vec::new();
+    let mut sources: Vec<(String, String)> = Vec::new();
     for file in &files {
         let text = if file == "-" {
             let mut s = String::new();
@@ -258,10 +280,26 @@ pub fn run(args: LintArgs, _global: &Global) -> Result<ExitCode> {
         } else {
             std::fs::read_to_string(file).with_context(|| format!("reading Dockerfile {file}"))?
         };
-        let sc = shellcheck.then_some(&checker as &dyn ShellChecker);
-        findings.extend(strata_lint::lint_with(&text, file, &config, sc));
-        sources.insert(file.clone(), text);
+        sources.push((file.clone(), text));
     }
+    // With ShellCheck: a first pass records every RUN script of every file, one batch of
+    // shellcheck processes checks them all, a second pass maps the issues back.
+    let replay = if shellcheck {
+        let recorder = Recorder::default();
+        for (file, text) in &sources {
+            strata_lint::lint_with(text, file, &config, Some(&recorder));
+        }
+        let issues = ShellcheckBinary.check_all(&recorder.0.into_inner());
+        Some(Replay(RefCell::new(issues.into())))
+    } else {
+        None
+    };
+    let mut findings = Vec::new();
+    for (file, text) in &sources {
+        let sc = replay.as_ref().map(|r| r as &dyn ShellChecker);
+        findings.extend(strata_lint::lint_with(text, file, &config, sc));
+    }
+    let sources: BTreeMap<String, String> = sources.into_iter().collect();
     let color = format == Format::Tty
         && !config.no_color
         && std::env::var_os("NO_COLOR").is_none()
