@@ -119,6 +119,15 @@ pub fn lint_all(
         }
     };
     let mut raw = rules::run(&model, config);
+    // What BuildKit would refuse (an unknown flag, a bad argument count) is an error too.
+    raw.extend(model.invalid.iter().map(|(line, column, message)| Finding {
+        code: "DL1000".into(),
+        level: Level::Error,
+        message: message.clone(),
+        file: String::new(),
+        line: *line,
+        column: *column,
+    }));
     if let Some(sc) = shellcheck {
         raw.extend(shellcheck::run(&model, sc));
     }

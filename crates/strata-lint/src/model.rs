@@ -155,6 +155,8 @@ pub struct Model {
     pub lines: Vec<String>,
     /// Line numbers of parser directives (`# syntax=`, `# escape=`, `# check=`).
     pub directive_lines: Vec<usize>,
+    /// Instructions that do not validate: `(line, column, the parser's message)`.
+    pub invalid: Vec<(usize, usize, String)>,
 }
 
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
@@ -191,6 +193,7 @@ impl Model {
         let mut stage_shells: Vec<Vec<String>> = Vec::new();
         let mut pragma_shell: Option<String> = None;
         let mut next_comment = 0;
+        let mut invalid = Vec::new();
         for node in &tree.children {
             // Shell pragmas above this instruction take effect from here on.
             while next_comment < comments.len()
@@ -212,7 +215,20 @@ impl Model {
                 _ => (node.clone(), false),
             };
             let eff_keyword = effective.value.to_ascii_uppercase();
-            let kind = instruction_from_node(&effective).ok().map(|i| i.kind);
+            let kind = match instruction_from_node(if onbuild { node } else { &effective }) {
+                Ok(i) if onbuild => match i.kind {
+                    InstructionKind::Onbuild(o) => Some(o.trigger.kind),
+                    other => Some(other),
+                },
+                Ok(i) => Some(i.kind),
+                Err(e) => {
+                    let at = e.span.unwrap_or(node.span).start;
+                    invalid.push((at.line, at.column, e.message));
+                    // The rules still see the trigger when only the ONBUILD wrapper is
+                    // refused (`ONBUILD FROM …` is DL3043's business).
+                    instruction_from_node(&effective).ok().map(|i| i.kind)
+                }
+            };
             if eff_keyword == "FROM" && !onbuild {
                 if let Some(last) = stages.last_mut() {
                     last.end = items.len();
@@ -275,6 +291,7 @@ impl Model {
             escape: tree.escape,
             lines,
             directive_lines: tree.directives.iter().map(|d| d.line).collect(),
+            invalid,
         })
     }
 

@@ -2,7 +2,7 @@
 //! findings back to Dockerfile lines; a [`ShellChecker`] (the CLI's runs the
 //! `shellcheck` binary) does the checking.
 //!
-//! Each script is prefixed with `export NAME=1` lines for the variables a RUN can see —
+//! Each script is prefixed with one `export NAME=1 …` line for the variables a RUN can see —
 //! the proxy variables every build passes through, the stage's ARGs and ENVs — so that
 //! ShellCheck neither calls them unassigned nor misses misspellings of them (SC2153).
 //! The shell dialect follows the Dockerfile's SHELL (or `# hadolint shell=`).
@@ -104,7 +104,15 @@ pub(crate) fn run(model: &Model, checker: &dyn ShellChecker) -> Vec<Finding> {
         }
         names.sort();
         names.dedup();
-        let preamble: String = names.iter().map(|n| format!("export {n}=1\n")).collect();
+        // One line, one command: ShellCheck's time grows with the commands it analyses.
+        let preamble: String = format!(
+            "export {}\n",
+            names
+                .iter()
+                .map(|n| format!("{n}=1"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         // A script's own shebang would no longer be first: keep the line, drop the text.
         let body = match script.strip_prefix("#!") {
             Some(rest) => rest
@@ -116,7 +124,8 @@ pub(crate) fn run(model: &Model, checker: &dyn ShellChecker) -> Vec<Finding> {
             text: format!("#!/bin/{dialect}\n{preamble}{body}\n"),
             dialect,
         });
-        owners.push((idx, names.len() + 1));
+        // Shebang and preamble lines come before the script's first line.
+        owners.push((idx, 2));
     }
     let results = checker.check_all(&scripts);
     for ((idx, offset), issues) in owners.into_iter().zip(results) {

@@ -5,7 +5,8 @@
 //! (or `.hadolint.yml`) in the working directory, else `$XDG_CONFIG_HOME/hadolint.yaml`;
 //! command-line flags are layered on top.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -149,25 +150,22 @@ impl ShellcheckBinary {
     }
 }
 
-impl ShellChecker for ShellcheckBinary {
-    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+impl ShellcheckBinary {
+    /// One `shellcheck` process over `scripts` (written as files 0.sh, 1.sh, … in `dir`).
+    fn check_chunk(dir: &Path, first: usize, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
         let mut out = vec![Vec::new(); scripts.len()];
-        if scripts.is_empty() {
-            return out;
-        }
-        let Ok(dir) = tempfile::tempdir() else {
-            return out;
-        };
-        let names: Vec<String> = (0..scripts.len()).map(|i| format!("{i}.sh")).collect();
+        let names: Vec<String> = (first..first + scripts.len())
+            .map(|i| format!("{i}.sh"))
+            .collect();
         for (n, s) in names.iter().zip(scripts) {
-            if std::fs::write(dir.path().join(n), &s.text).is_err() {
+            if std::fs::write(dir.join(n), &s.text).is_err() {
                 return out;
             }
         }
         let Ok(output) = Command::new("shellcheck")
             .arg("--format=json1")
             .args(&names)
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stderr(Stdio::null())
             .output()
         else {
@@ -179,6 +177,7 @@ impl ShellChecker for ShellcheckBinary {
                 .as_str()
                 .and_then(|f| f.strip_suffix(".sh"))
                 .and_then(|f| f.parse::<usize>().ok())
+                .and_then(|i| i.checked_sub(first))
                 .filter(|i| *i < out.len())
             else {
                 continue;
@@ -193,6 +192,59 @@ impl ShellChecker for ShellcheckBinary {
             });
         }
         out
+    }
+}
+
+impl ShellChecker for ShellcheckBinary {
+    /// Splits the scripts over one shellcheck process per core (ShellCheck is
+    /// single-threaded); small files stay in one process.
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        if scripts.is_empty() {
+            return Vec::new();
+        }
+        let Ok(dir) = tempfile::tempdir() else {
+            return vec![Vec::new(); scripts.len()];
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = scripts.len().div_ceil(cores).max(32);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = scripts
+                .chunks(chunk)
+                .enumerate()
+                .map(|(n, part)| {
+                    let dir = dir.path();
+                    let handle = scope.spawn(move || Self::check_chunk(dir, n * chunk, part));
+                    (part.len(), handle)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Vec::new(); len]))
+                .collect()
+        })
+    }
+}
+
+/// Collects the scripts of every Dockerfile so ShellCheck starts once for all of them.
+#[derive(Default)]
+struct Recorder(RefCell<Vec<ShellScript>>);
+
+impl ShellChecker for Recorder {
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        self.0.borrow_mut().extend_from_slice(scripts);
+        vec![Vec::new(); scripts.len()]
+    }
+}
+
+/// Hands out the issues found for the recorded scripts, in the same order.
+struct Replay(RefCell<VecDeque<Vec<ShellIssue>>>);
+
+impl ShellChecker for Replay {
+    fn check_all(&self, scripts: &[ShellScript]) -> Vec<Vec<ShellIssue>> {
+        let mut q = self.0.borrow_mut();
+        (0..scripts.len())
+            .map(|_| q.pop_front().unwrap_or_default())
+            .collect()
     }
 }
 
@@ -217,9 +269,7 @@ pub fn run(args: LintArgs, _global: &Global) -> Result<ExitCode> {
     if !shellcheck {
         eprintln!("strata lint: shellcheck not found; SC checks inside RUN were skipped");
     }
-    let checker = ShellcheckBinary;
-    let mut sources = BTreeMap::new();
-    let mut findings = Vec::new();
+    let mut sources: Vec<(String, String)> = Vec::new();
     for file in &files {
         let text = if file == "-" {
             let mut s = String::new();
@@ -230,10 +280,26 @@ pub fn run(args: LintArgs, _global: &Global) -> Result<ExitCode> {
         } else {
             std::fs::read_to_string(file).with_context(|| format!("reading Dockerfile {file}"))?
         };
-        let sc = shellcheck.then_some(&checker as &dyn ShellChecker);
-        findings.extend(strata_lint::lint_with(&text, file, &config, sc));
-        sources.insert(file.clone(), text);
+        sources.push((file.clone(), text));
     }
+    // With ShellCheck: a first pass records every RUN script of every file, one batch of
+    // shellcheck processes checks them all, a second pass maps the issues back.
+    let replay = if shellcheck {
+        let recorder = Recorder::default();
+        for (file, text) in &sources {
+            strata_lint::lint_with(text, file, &config, Some(&recorder));
+        }
+        let issues = ShellcheckBinary.check_all(&recorder.0.into_inner());
+        Some(Replay(RefCell::new(issues.into())))
+    } else {
+        None
+    };
+    let mut findings = Vec::new();
+    for (file, text) in &sources {
+        let sc = replay.as_ref().map(|r| r as &dyn ShellChecker);
+        findings.extend(strata_lint::lint_with(text, file, &config, sc));
+    }
+    let sources: BTreeMap<String, String> = sources.into_iter().collect();
     let color = format == Format::Tty
         && !config.no_color
         && std::env::var_os("NO_COLOR").is_none()
