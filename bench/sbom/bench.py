@@ -44,8 +44,20 @@ t_local = median_time(local_cmd)
 rss_sbom = peak_rss_kib(strata_cmd)
 
 def debs(path):
+    """(name, full version) of the deb components; trivy puts the epoch in the PURL's
+    `epoch` qualifier instead of the version."""
     doc = json.load(open(path))
-    return {(c["name"], c["version"]) for c in doc.get("components", []) if c.get("purl", "").startswith("pkg:deb/")}
+    out = set()
+    for c in doc.get("components", []):
+        purl = c.get("purl", "")
+        if not purl.startswith("pkg:deb/"):
+            continue
+        version = c["version"]
+        quals = dict(q.split("=", 1) for q in purl.partition("?")[2].split("&") if "=" in q)
+        if "epoch" in quals and ":" not in version:
+            version = f"{quals['epoch']}:{version}"
+        out.add((c["name"], version))
+    return out
 strata_debs, trivy_debs = debs(s_cdx), debs(t_cdx)
 
 # A 100,000-record OSV zip: Debian, PyPI, npm, Go and Maven records, some naming packages of

