@@ -631,6 +631,43 @@ fn busybox_scan_matches_by_purl_on_both_sides_of_each_boundary() {
         .unwrap();
     assert!(table.starts_with("PACKAGE "), "{table}");
     assert!(table.contains("STRATA-TEST-BUSYBOX-AFFECTED"), "{table}");
+
+    // SARIF valid per the SARIF 2.1.0 schema.
+    let schema = target_dir()
+        .join("npm/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let (Some(python), true) = (venv_tool("python"), schema.is_file() || in_ci()) else {
+        return;
+    };
+    let sarif = _tmp.path().join("scan.sarif");
+    s.run(&[
+        "scan",
+        "busybox:latest",
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "sarif",
+        "-o",
+        sarif.to_str().unwrap(),
+    ])
+    .unwrap();
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             log = json.load(open(sys.argv[2]))\n\
+             jsonschema.validators.validator_for(schema)(schema).validate(log)\n\
+             assert len(log['runs'][0]['results']) == 2\n",
+        ])
+        .arg(&schema)
+        .arg(&sarif)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "SARIF schema validation: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Packages a CycloneDX document lists with a `pkg:deb/` PURL, as (name, full version):
