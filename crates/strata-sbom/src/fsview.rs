@@ -48,6 +48,9 @@ pub struct ImageFs {
     /// Per package database path: `name\0version` → the layer from which that entry has been
     /// present without interruption (the layer that introduced it).
     db_entries: HashMap<String, HashMap<String, usize>>,
+    /// Symbolic links and their targets, so paths through `/lib -> usr/lib` (merged /usr)
+    /// resolve as they would in a container.
+    symlinks: HashMap<Vec<u8>, Vec<u8>>,
     layers: Vec<String>,
     notes: Vec<String>,
 }
@@ -67,11 +70,49 @@ impl ImageFs {
         &self.notes
     }
 
-    /// The layer that last wrote `path` (image-absolute or relative), if it exists.
+    /// The layer that last wrote `path` (image-absolute or relative), if it exists; symbolic
+    /// links in its directories are followed.
     pub fn layer_of(&self, path: &str) -> Option<usize> {
-        self.paths
-            .get(path.trim_start_matches('/').as_bytes())
-            .copied()
+        let raw = path.trim_start_matches('/').as_bytes();
+        if let Some(l) = self.paths.get(raw) {
+            return Some(*l);
+        }
+        if self.symlinks.is_empty() {
+            return None;
+        }
+        self.paths.get(&self.resolve_dirs(raw)?).copied()
+    }
+
+    /// `path` with symbolic links among its leading components replaced by their targets.
+    fn resolve_dirs(&self, path: &[u8]) -> Option<Vec<u8>> {
+        let mut current = normalize(path)?;
+        // A bound on link hops, as the kernel has, so a loop cannot hang the cataloguer.
+        for _ in 0..40 {
+            let comps: Vec<Vec<u8>> = current.split(|&b| b == b'/').map(<[u8]>::to_vec).collect();
+            let mut replaced = None;
+            for i in 1..comps.len() {
+                let prefix = comps[..i].join(&b'/');
+                if let Some(target) = self.symlinks.get(&prefix) {
+                    let mut joined = if target.starts_with(b"/") {
+                        target.clone()
+                    } else {
+                        let mut parent = comps[..i - 1].join(&b'/');
+                        parent.push(b'/');
+                        parent.extend_from_slice(target);
+                        parent
+                    };
+                    joined.push(b'/');
+                    joined.extend_from_slice(&comps[i..].join(&b'/'));
+                    replaced = Some(normalize_dots(&joined)?);
+                    break;
+                }
+            }
+            match replaced {
+                Some(next) => current = next,
+                None => return Some(current),
+            }
+        }
+        None
     }
 
     /// Whether `path` exists in the final filesystem.
@@ -142,7 +183,12 @@ impl ImageFs {
                 continue;
             };
             self.captured.remove(&path_str);
+            self.symlinks.remove(path_str.as_bytes());
             match header.kind {
+                TarKind::Symlink => {
+                    self.symlinks
+                        .insert(path_str.into_bytes(), header.link.clone());
+                }
                 TarKind::File => {
                     let wanted = wanted(&path_str, header.mode, header.size);
                     if let Some(w) = wanted {
@@ -253,6 +299,7 @@ impl ImageFs {
         if let Some(&l) = self.paths.get(path) {
             if !(keep_current && l == layer) {
                 self.paths.remove(path);
+                self.symlinks.remove(path);
                 if let Ok(p) = std::str::from_utf8(path) {
                     self.captured.remove(p);
                     // A rewritten database keeps its history (entries still listed keep the
@@ -285,6 +332,7 @@ impl ImageFs {
             .collect();
         for p in doomed {
             self.paths.remove(&p);
+            self.symlinks.remove(&p);
             if let Ok(s) = std::str::from_utf8(&p) {
                 self.captured.remove(s);
                 self.db_entries.remove(s);
@@ -317,6 +365,22 @@ fn normalize(raw: &[u8]) -> Option<Vec<u8>> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// Like [`normalize`], but `..` steps back a component (clamped at the root), as when
+/// following a relative link target.
+fn normalize_dots(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut comps: Vec<&[u8]> = Vec::new();
+    for comp in raw.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                comps.pop();
+            }
+            c => comps.push(c),
+        }
+    }
+    (!comps.is_empty()).then(|| comps.join(&b'/'))
 }
 
 fn split(path: &[u8]) -> (&[u8], &[u8]) {
@@ -438,5 +502,26 @@ mod tests {
         assert!(!is_dpkg_status_d("var/lib/dpkg/status.d/base.md5sums"));
         assert_eq!(normalize(b"./a//b/"), Some(b"a/b".to_vec()));
         assert_eq!(normalize(b"../etc"), None);
+        assert_eq!(
+            normalize_dots(b"usr/lib/../../etc/x"),
+            Some(b"etc/x".to_vec())
+        );
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_through_directory_links() {
+        let mut fs = ImageFs::new();
+        fs.paths.insert(b"usr/lib/x/libz.so".to_vec(), 0);
+        fs.symlinks.insert(b"lib".to_vec(), b"usr/lib".to_vec());
+        fs.symlinks
+            .insert(b"usr/lib64".to_vec(), b"../lib".to_vec());
+        assert_eq!(fs.layer_of("/lib/x/libz.so"), Some(0));
+        assert_eq!(fs.layer_of("/usr/lib64/x/libz.so"), Some(0));
+        assert_eq!(fs.layer_of("/lib/x/other"), None);
     }
 }

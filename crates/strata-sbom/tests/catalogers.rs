@@ -5,7 +5,8 @@ use std::io::Write;
 
 use strata_sbom::{catalog, ImageFs, ImageSubject, PackageKind, Sbom};
 
-/// A layer tar from (path, mode, contents) files; `None` contents make a directory.
+/// A layer tar from (path, mode, contents) files; `None` contents make a directory, and a
+/// mode with the `S_IFLNK` bits a symbolic link to the contents.
 fn layer(entries: &[(&str, u32, Option<&[u8]>)]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (path, mode, data) in entries {
@@ -13,6 +14,13 @@ fn layer(entries: &[(&str, u32, Option<&[u8]>)]) -> Vec<u8> {
         h.set_mode(*mode);
         h.set_mtime(0);
         match data {
+            Some(target) if mode & 0o170000 == 0o120000 => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_mode(0o777);
+                h.set_size(0);
+                b.append_link(&mut h, path, std::str::from_utf8(target).unwrap())
+                    .unwrap();
+            }
             Some(d) => {
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(d.len() as u64);
@@ -70,12 +78,14 @@ fn dpkg_packages_with_files_licences_source_and_introducing_layer() {
             Some(b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nLicense: GPL-2+\n"),
         ),
     ]);
+    // Merged /usr: the list names /lib/…, the file lives under /usr/lib through a link.
     let add = layer(&[
+        ("lib", 0o120777, Some(b"usr/lib")),
         ("var/lib/dpkg/status", 0o644, Some(STATUS_2)),
         (
             "var/lib/dpkg/info/libzstd1:amd64.list",
             0o644,
-            Some(b"/usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4\n/usr/share/doc/libzstd1/gone\n"),
+            Some(b"/lib/x86_64-linux-gnu/libzstd.so.1.5.4\n/usr/share/doc/libzstd1/gone\n"),
         ),
         (
             "usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4",
@@ -112,7 +122,7 @@ fn dpkg_packages_with_files_licences_source_and_introducing_layer() {
     assert_eq!(zstd.source_version.as_deref(), Some("1.5.4+dfsg2-5"));
     assert_eq!(
         zstd.files,
-        vec!["/usr/lib/x86_64-linux-gnu/libzstd.so.1.5.4"],
+        vec!["/lib/x86_64-linux-gnu/libzstd.so.1.5.4"],
         "only files that exist"
     );
     assert_eq!(

@@ -82,8 +82,7 @@ impl IgnoreList {
     /// The entry that hides a finding with `id` and `aliases` on `today`, if any.
     pub fn matching(&self, id: &str, aliases: &[String], today: NaiveDate) -> Option<&IgnoreEntry> {
         self.entries.iter().find(|e| {
-            (e.id == id || aliases.contains(&e.id))
-                && e.expires.is_none_or(|exp| today <= exp)
+            (e.id == id || aliases.contains(&e.id)) && e.expires.is_none_or(|exp| today <= exp)
         })
     }
 
