@@ -40,7 +40,7 @@ pub fn merged_filesystem(image: &OpenedImage) -> Result<Filesystem> {
         let mut stream = image.open_layer(i)?;
         let name = format!("{}: layer {i} ({})", image.name, image.diff_ids[i]);
         let scan = scan_layer(
-            &mut stream,
+            std::io::BufReader::with_capacity(1 << 18, &mut stream),
             &name,
             ScanOptions {
                 hash_contents: true,

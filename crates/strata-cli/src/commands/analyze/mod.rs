@@ -63,7 +63,9 @@ pub fn analyze_image(image: &OpenedImage, options: AnalyzeOptions) -> Result<Ana
     let mut analyzer = Analyzer::new(image.history.clone(), options);
     for i in 0..image.layer_count() {
         let mut stream = image.open_layer(i)?;
-        analyzer.add_layer(&image.diff_ids[i].to_string(), &mut stream)?;
+        // The tar reader asks for 512-byte blocks: buffer above the hashing stream.
+        let buffered = std::io::BufReader::with_capacity(1 << 18, &mut stream);
+        analyzer.add_layer(&image.diff_ids[i].to_string(), buffered)?;
         stream.finish()?;
     }
     Ok(analyzer.finish())

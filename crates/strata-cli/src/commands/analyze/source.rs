@@ -255,7 +255,7 @@ fn open_archive(
         });
     }
     f.seek(SeekFrom::Start(0))?;
-    let members = index_members(BufReader::new(f), file)?;
+    let members = index_members(f, file)?;
     let read_member = |path: &str| -> Result<Vec<u8>> {
         let m = members
             .get(path)
@@ -322,13 +322,13 @@ fn normalize(p: &str) -> String {
 }
 
 /// Member path → (data offset, size), following symlinked members (older `docker save`
-/// links a repeated layer to its first copy).
-fn index_members<R: Read>(reader: R, file: &Path) -> Result<HashMap<String, (u64, u64)>> {
-    let mut archive = tar::Archive::new(reader);
+/// links a repeated layer to its first copy). Member data is seeked over, not read.
+fn index_members(file_handle: File, file: &Path) -> Result<HashMap<String, (u64, u64)>> {
+    let mut archive = tar::Archive::new(file_handle);
     let mut out = HashMap::new();
     let mut links: Vec<(String, String)> = Vec::new();
     for entry in archive
-        .entries()
+        .entries_with_seek()
         .with_context(|| format!("reading {}", file.display()))?
     {
         let entry = entry.with_context(|| format!("reading {}", file.display()))?;
