@@ -86,11 +86,21 @@ impl Built {
         step_status(&self.stderr, needle)
     }
 
-    /// Number of `#N CACHED` lines.
+    /// Number of steps other than FROM reported `#N CACHED` (a base found in the store is
+    /// CACHED too, as in BuildKit's output).
     pub fn cached_count(&self) -> usize {
+        let from_ids: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter_map(|l| {
+                let (num, rest) = l.strip_prefix('#')?.split_once(' ')?;
+                (rest.starts_with('[') && rest.contains("] FROM ")).then_some(num)
+            })
+            .collect();
         self.stderr
             .lines()
-            .filter(|l| l.starts_with('#') && l.ends_with(" CACHED"))
+            .filter_map(|l| l.strip_prefix('#')?.strip_suffix(" CACHED"))
+            .filter(|num| !from_ids.contains(num))
             .count()
     }
 }
