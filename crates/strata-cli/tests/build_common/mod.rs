@@ -22,7 +22,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 /// The busybox base image as an archive, cached under `target/fixtures/`. One process makes
 /// it while the others wait on a lock: every store of every test then holds the same base
 /// image ID (an import stamps the time, so two imports would differ).
-fn base_archive() -> &'static Path {
+pub fn base_archive() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
         let dir = strata_testkit::fixtures_dir().unwrap();
