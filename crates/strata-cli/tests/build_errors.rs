@@ -87,7 +87,6 @@ fn unsupported_docker_flags_are_named() {
     let ctx = e.df("FROM busybox\n");
     for (flag, args) in [
         ("--cgroup-parent", vec!["--cgroup-parent", "x"]),
-        ("--memory", vec!["-m", "1g"]),
         ("--squash", vec!["--squash"]),
     ] {
         let err = e.build_err(&ctx, &args);
