@@ -160,7 +160,7 @@ pub(crate) struct DeviceRule {
 
 /// The device rules plus the `--memory`/`--cpu-*` limits, when any is set.
 fn resources(devices: Vec<DeviceRule>, l: &crate::spec::ResourceLimits) -> Resources {
-    let memory = (l.memory.is_some() || l.memory_swap.is_some()).then(|| MemoryLimits {
+    let memory = (l.memory.is_some() || l.memory_swap.is_some()).then_some(MemoryLimits {
         limit: l.memory,
         swap: l.memory_swap,
     });
