@@ -80,6 +80,8 @@ pub struct BuildOptions {
     pub shm_size: Option<u64>,
     /// `--add-host`: extra `/etc/hosts` lines in RUN steps, as (hostname, address).
     pub extra_hosts: Vec<(String, String)>,
+    /// `--memory`, `--cpu-*`: cgroup limits runc applies to RUN steps.
+    pub limits: strata_exec::ResourceLimits,
     pub ulimits: Vec<strata_exec::Ulimit>,
     /// `SOURCE_DATE_EPOCH`: clamps timestamps in config, history and new layers.
     pub source_date_epoch: Option<i64>,

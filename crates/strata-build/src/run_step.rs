@@ -151,6 +151,7 @@ pub fn execute(run: &Run, rc: &RunContext<'_>) -> Result<()> {
     }
     spec.ulimits = opts.ulimits.clone();
     spec.extra_hosts = opts.extra_hosts.clone();
+    spec.limits = opts.limits.clone();
 
     let mut secrets = TempSecrets(Vec::new());
     let mut locks = Vec::new();

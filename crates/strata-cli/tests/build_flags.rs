@@ -89,3 +89,28 @@ fn pull_with_a_local_only_base_says_so_and_builds() {
         b.stderr
     );
 }
+
+#[test]
+fn memory_and_cpu_limits_reach_run_steps_cgroups() {
+    let e = env_or_skip!();
+    let ctx = e.df(
+        "FROM busybox\nRUN cat /sys/fs/cgroup/memory/memory.limit_in_bytes > /mem && cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares > /cpu\n",
+    );
+    let root = e.rootfs(
+        &ctx,
+        &[
+            "--memory",
+            "64m",
+            "--cpu-quota",
+            "50000",
+            "--cpu-period",
+            "100000",
+            "--cpu-shares",
+            "512",
+        ],
+    );
+    assert_eq!(read(&root, "mem").trim(), (64u64 << 20).to_string());
+    assert_eq!(read(&root, "cpu"), "50000\n100000\n512\n");
+    let err = e.build_err(&ctx, &["--memory", "1k"]);
+    assert!(err.contains("minimum memory limit"), "{err}");
+}

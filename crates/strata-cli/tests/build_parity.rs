@@ -565,3 +565,51 @@ fn docker_parity_history_rows() {
     );
     assert_eq!(e.history(&c.strata_id), c.docker_history);
 }
+
+#[test]
+fn non_root_build_says_it_needs_root() {
+    let e = env_or_skip!();
+    let Some(setpriv) = strata_testkit::require_tool("setpriv").unwrap() else {
+        return;
+    };
+    // A store and context that belong to `nobody`, under a directory it can traverse.
+    let dir = e.path("nobody");
+    std::fs::create_dir_all(&dir).unwrap();
+    set_mode(e.tmp.path(), 0o755);
+    set_mode(&dir, 0o755);
+    let store = dir.join("store");
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&store).unwrap();
+    write(&ctx, "Dockerfile", "FROM busybox\nRUN echo hi > /x\n");
+    let archive = dir.join("base.tar");
+    std::fs::copy(base_archive(), &archive).unwrap();
+    for p in [&dir, &store, &ctx, &ctx.join("Dockerfile"), &archive] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new(&setpriv)
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                BIN,
+                "--root",
+            ])
+            .arg(&store)
+            .args(args)
+            .env("HOME", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_nobody(&["build", "--progress", "plain", ctx.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("building needs root: run as root"), "{err}");
+    assert!(!err.contains("Operation not permitted"), "{err}");
+}

@@ -173,8 +173,8 @@ pub async fn pull(
         .remove(0);
     // The digest the registry answered with (the index's, for a multi-platform image).
     let repo_digest = reference
-        .without_tag()
         .with_digest(top_digest.clone())
+        .without_tag()
         .familiar();
     store
         .add_repo_digest(&image.manifest_digest, &repo_digest)

@@ -169,8 +169,8 @@ pub async fn push(
     repo.put_manifest(&target, &out).await?;
     // The registry now holds the image under this digest: docker's RepoDigests.
     let repo_digest = dest
-        .without_tag()
         .with_digest(out.digest.clone())
+        .without_tag()
         .familiar();
     store
         .add_repo_digest(manifest_digest, &repo_digest)

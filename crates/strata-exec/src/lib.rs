@@ -45,8 +45,8 @@ pub use error::{ExecError, ExecErrorKind};
 pub use ociconfig::{ALL_CAPABILITIES, DEFAULT_CAPABILITIES, SANDBOX_DENIED_SYSCALLS};
 pub use runc::RuncExecutor;
 pub use spec::{
-    ExitStatusInfo, Mount, MountKind, NetworkMode, ProcessArgs, RootfsSpec, RunIo, RunSpec,
-    SecurityMode, Ulimit, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_SHM_SIZE,
+    ExitStatusInfo, Mount, MountKind, NetworkMode, ProcessArgs, ResourceLimits, RootfsSpec, RunIo,
+    RunSpec, SecurityMode, Ulimit, DEFAULT_HOSTNAME, DEFAULT_PATH, DEFAULT_SHM_SIZE,
 };
 pub use user::{resolve_user, resolve_user_from, ResolvedUser};
 

@@ -122,12 +122,65 @@ pub(crate) struct Namespace {
 #[derive(Debug, Serialize)]
 pub(crate) struct Resources {
     pub devices: Vec<DeviceRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryLimits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuLimits>,
+}
+
+/// `linux.resources.memory` (bytes).
+#[derive(Debug, Serialize)]
+pub(crate) struct MemoryLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swap: Option<i64>,
+}
+
+/// `linux.resources.cpu`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CpuLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mems: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub(crate) struct DeviceRule {
     pub allow: bool,
     pub access: &'static str,
+}
+
+/// The device rules plus the `--memory`/`--cpu-*` limits, when any is set.
+fn resources(devices: Vec<DeviceRule>, l: &crate::spec::ResourceLimits) -> Resources {
+    let memory = (l.memory.is_some() || l.memory_swap.is_some()).then_some(MemoryLimits {
+        limit: l.memory,
+        swap: l.memory_swap,
+    });
+    let any_cpu = l.cpu_shares.is_some()
+        || l.cpu_quota.is_some()
+        || l.cpu_period.is_some()
+        || l.cpuset_cpus.is_some()
+        || l.cpuset_mems.is_some();
+    let cpu = any_cpu.then(|| CpuLimits {
+        shares: l.cpu_shares,
+        quota: l.cpu_quota,
+        period: l.cpu_period,
+        cpus: l.cpuset_cpus.clone(),
+        mems: l.cpuset_mems.clone(),
+    });
+    Resources {
+        devices,
+        memory,
+        cpu,
+    }
 }
 
 /// Docker's default capability set for containers and build steps.
@@ -446,7 +499,7 @@ pub(crate) fn build_config(
         mounts,
         linux: Linux {
             namespaces,
-            resources: Resources { devices },
+            resources: resources(devices, &spec.limits),
             masked_paths,
             readonly_paths,
             seccomp,

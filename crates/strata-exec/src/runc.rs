@@ -7,8 +7,9 @@
 //!
 //! cgroups: `linux.cgroupsPath` is left unset and runc uses its cgroupfs driver (no
 //! `--systemd-cgroup`), creating `/<id>` below its own cgroup in each hierarchy; this works on
-//! hosts with the hybrid v1/v2 layout where crun fails. No resource limits are set, so no
-//! controller needs to be writable.
+//! hosts with the hybrid v1/v2 layout where crun fails. Resource limits (`linux.resources`
+//! memory and cpu) are written only when a run asks for them (`build --memory`, `--cpu-*`),
+//! so by default no controller needs to be writable.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

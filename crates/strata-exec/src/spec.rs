@@ -43,6 +43,21 @@ pub struct RunSpec {
     pub security: SecurityMode,
     /// Extra `/etc/hosts` lines as (hostname, address), like `--add-host`.
     pub extra_hosts: Vec<(String, String)>,
+    /// cgroup limits (`--memory`, `--cpu-*`), applied by runc.
+    pub limits: ResourceLimits,
+}
+
+/// cgroup limits for a run, as docker's `--memory`, `--memory-swap`, `--cpu-shares`,
+/// `--cpu-quota`, `--cpu-period`, `--cpuset-cpus`, `--cpuset-mems`. All unset: no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceLimits {
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+    pub cpu_shares: Option<u64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
 }
 
 impl RunSpec {
@@ -61,6 +76,7 @@ impl RunSpec {
             ulimits: Vec::new(),
             security: SecurityMode::Sandbox,
             extra_hosts: Vec::new(),
+            limits: ResourceLimits::default(),
         }
     }
 

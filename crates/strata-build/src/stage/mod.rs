@@ -406,6 +406,7 @@ impl StageRun<'_, '_> {
 
     /// Run a step that missed the cache; returns its cache record.
     fn execute(&mut self, step: &Step, id: usize) -> Result<CachedLayer> {
+        require_root(step)?;
         let store = self.sh.store;
         let lowers = fsview::snapshots(store, &self.state.layers)?;
         let staging = store.snapshot_staging_dir()?;
@@ -568,6 +569,23 @@ impl StageRun<'_, '_> {
             },
         })
     }
+}
+
+/// Running a step needs root: it mounts overlays, starts runc and writes files owned by
+/// other users. Without it the kernel's bare "Operation not permitted" would surface from
+/// deep inside; say what is needed at the first step that needs it instead. (Cached steps
+/// and a fully cached build need no privileges.)
+fn require_root(step: &Step) -> Result<()> {
+    if rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(BuildError::new(
+        crate::BuildErrorKind::Unsupported,
+        format!(
+            "building needs root: run as root, or build where every step is cached\n{} runs as root: it mounts overlay snapshots, starts runc and sets file owners\nhint: sudo strata build …",
+            step.instruction.kind.keyword()
+        ),
+    ))
 }
 
 /// Whether a stage has an ADD of a URL or Git repository (it then needs a download directory).

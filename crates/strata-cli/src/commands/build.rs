@@ -114,6 +114,27 @@ pub struct BuildArgs {
     /// Accepted for docker compatibility: a local build sends no context to compress
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub compress: Option<bool>,
+    /// Memory limit for RUN steps (e.g. 512m)
+    #[arg(short = 'm', long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Memory plus swap limit for RUN steps; -1 for unlimited swap
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight) for RUN steps
+    #[arg(long, value_name = "N")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS period for RUN steps (microseconds)
+    #[arg(long, value_name = "US")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota for RUN steps (microseconds)
+    #[arg(long, value_name = "US", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs RUN steps may use (0-3, 0,1)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes RUN steps may use (0-3, 0,1)
+    #[arg(long, value_name = "LIST")]
+    pub cpuset_mems: Option<String>,
     #[command(flatten)]
     pub unsupported: Unsupported,
 }
@@ -151,20 +172,6 @@ pub struct Unsupported {
     #[arg(long, hide = true)]
     cgroup_parent: Option<String>,
     #[arg(long, hide = true)]
-    cpu_shares: Option<String>,
-    #[arg(long, hide = true)]
-    cpu_period: Option<String>,
-    #[arg(long, hide = true)]
-    cpu_quota: Option<String>,
-    #[arg(long, hide = true)]
-    cpuset_cpus: Option<String>,
-    #[arg(long, hide = true)]
-    cpuset_mems: Option<String>,
-    #[arg(short = 'm', long, hide = true)]
-    memory: Option<String>,
-    #[arg(long, hide = true)]
-    memory_swap: Option<String>,
-    #[arg(long, hide = true)]
     isolation: Option<String>,
     #[arg(long, hide = true)]
     security_opt: Vec<String>,
@@ -185,19 +192,12 @@ pub struct Unsupported {
 impl Unsupported {
     /// The first unsupported flag that was given, by its docker name.
     fn first(&self) -> Option<&'static str> {
-        let set: [(&'static str, bool); 20] = [
+        let set: [(&'static str, bool); 13] = [
             ("--push", self.push.is_some()),
             ("--load", self.load.is_some()),
             ("--squash", self.squash.is_some()),
             ("--build-context", !self.build_context.is_empty()),
             ("--cgroup-parent", self.cgroup_parent.is_some()),
-            ("--cpu-shares", self.cpu_shares.is_some()),
-            ("--cpu-period", self.cpu_period.is_some()),
-            ("--cpu-quota", self.cpu_quota.is_some()),
-            ("--cpuset-cpus", self.cpuset_cpus.is_some()),
-            ("--cpuset-mems", self.cpuset_mems.is_some()),
-            ("--memory", self.memory.is_some()),
-            ("--memory-swap", self.memory_swap.is_some()),
             ("--isolation", self.isolation.is_some()),
             ("--security-opt", !self.security_opt.is_empty()),
             ("--builder", self.builder.is_some()),
@@ -264,6 +264,39 @@ fn plan(a: &BuildArgs) -> Result<Plan> {
     })
 }
 
+/// `--memory`, `--memory-swap`, `--cpu-*` as cgroup limits runc applies.
+fn limits(a: &BuildArgs) -> Result<strata_exec::ResourceLimits> {
+    let bytes = |flag: &str, v: &Option<String>| -> Result<Option<i64>> {
+        match v.as_deref() {
+            None => Ok(None),
+            Some("-1") => Ok(Some(-1)),
+            Some(v) => {
+                let n = args::size(v).with_context(|| format!("invalid {flag} {v:?}"))?;
+                i64::try_from(n)
+                    .map(Some)
+                    .with_context(|| format!("{flag} {v} is too large"))
+            }
+        }
+    };
+    let memory = bytes("--memory", &a.memory)?;
+    if memory.is_some_and(|m| m != -1 && m < 6 << 20) {
+        bail!("--memory: minimum memory limit allowed is 6MB");
+    }
+    let memory_swap = bytes("--memory-swap", &a.memory_swap)?;
+    if memory_swap.is_some() && memory.is_none() {
+        bail!("--memory-swap needs --memory as well");
+    }
+    Ok(strata_exec::ResourceLimits {
+        memory,
+        memory_swap,
+        cpu_shares: a.cpu_shares,
+        cpu_quota: a.cpu_quota,
+        cpu_period: a.cpu_period,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpuset_mems: a.cpuset_mems.clone(),
+    })
+}
+
 fn options(a: &BuildArgs, src: &source::Source) -> Result<BuildOptions> {
     let platform = match &a.platform {
         Some(p) if p.contains(',') => {
@@ -312,6 +345,7 @@ fn options(a: &BuildArgs, src: &source::Source) -> Result<BuildOptions> {
         allow_insecure: args::allow_insecure(&a.allow)?,
         shm_size: a.shm_size.as_deref().map(args::size).transpose()?,
         extra_hosts: args::add_hosts(&a.add_hosts)?,
+        limits: limits(a)?,
         ulimits,
         source_date_epoch,
         explain: a.explain_cache,

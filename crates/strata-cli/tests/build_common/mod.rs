@@ -22,7 +22,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_strata");
 /// The busybox base image as an archive, cached under `target/fixtures/`. One process makes
 /// it while the others wait on a lock: every store of every test then holds the same base
 /// image ID (an import stamps the time, so two imports would differ).
-fn base_archive() -> &'static Path {
+pub fn base_archive() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
         let dir = strata_testkit::fixtures_dir().unwrap();
@@ -86,11 +86,21 @@ impl Built {
         step_status(&self.stderr, needle)
     }
 
-    /// Number of `#N CACHED` lines.
+    /// Number of steps other than FROM reported `#N CACHED` (a base found in the store is
+    /// CACHED too, as in BuildKit's output).
     pub fn cached_count(&self) -> usize {
+        let from_ids: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter_map(|l| {
+                let (num, rest) = l.strip_prefix('#')?.split_once(' ')?;
+                (rest.starts_with('[') && rest.contains("] FROM ")).then_some(num)
+            })
+            .collect();
         self.stderr
             .lines()
-            .filter(|l| l.starts_with('#') && l.ends_with(" CACHED"))
+            .filter_map(|l| l.strip_prefix('#')?.strip_suffix(" CACHED"))
+            .filter(|num| !from_ids.contains(num))
             .count()
     }
 }
