@@ -99,6 +99,9 @@ enum Command {
     Sign(commands::sign::SignArgs),
     /// Verify an image's signatures against a public key, as cosign does
     Verify(commands::sign::VerifyArgs),
+    /// Audit images against a policy file
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Show the strata version and the runtime it uses
     Version(commands::about::VersionArgs),
     /// Show the store (path, contents, size), the runtime and versions
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Key(cmd) => commands::sign::run_key(cmd, &global),
         Command::Sign(a) => commands::sign::run_sign(a, &global),
         Command::Verify(a) => commands::sign::run_verify(a, &global),
+        Command::Policy(cmd) => commands::policy::run(cmd, &global),
         Command::Version(a) => commands::about::version(a, &global),
         Command::Info(a) => commands::about::info(a, &global),
         Command::Completion(a) => commands::completion::completion(a, Cli::command()),

@@ -22,6 +22,7 @@ pub mod lint;
 pub mod load;
 pub mod login;
 pub mod manifest;
+pub mod policy;
 pub mod prune;
 pub mod pull;
 pub mod push;

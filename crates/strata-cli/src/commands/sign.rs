@@ -279,7 +279,7 @@ fn read_small(content: &dyn ContentRead, d: &Descriptor) -> strata_sign::Result<
 
 /// Every signature stored for `digest`: the tag scheme (where the source has tags in a
 /// repository) and OCI 1.1 referrers.
-fn find_signatures(content: &dyn ContentRead, source: &ImageSource, digest: &Digest) -> Result<Vec<StoredSignature>> {
+pub(crate) fn find_signatures(content: &dyn ContentRead, source: &ImageSource, digest: &Digest) -> Result<Vec<StoredSignature>> {
     let mut all = Vec::new();
     if matches!(source, ImageSource::Registry(_)) {
         all.extend(tag_scheme_signatures(content, digest)?);
