@@ -91,7 +91,9 @@ impl FileAccess for DirFiles {
         let Some(p) = self.locate(path)? else {
             return Ok(None);
         };
-        let f = File::open(&p).map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
+        // A FIFO or device named as a blob is refused, never read (it could block forever).
+        let f = strata_layer::open_regular(&p)
+            .map_err(|e| Error::io(format!("opening {}", p.display()), e))?;
         let len = f
             .metadata()
             .map_err(|e| Error::io(format!("reading {}", p.display()), e))?
@@ -202,7 +204,7 @@ impl TarFiles {
 type Index = (HashMap<String, (u64, u64)>, HashMap<String, String>);
 
 fn index_tar(path: &Path) -> Result<Index> {
-    let f = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let f = strata_layer::open_regular(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let count = Arc::new(AtomicU64::new(0));
     let mut reader = TarReader::new(Counting {
         inner: io::BufReader::with_capacity(64 * 1024, f),

@@ -90,7 +90,7 @@ impl ContentRead for LayoutDir {
         // Blob files are immutable once renamed in, so the file is opened directly rather
         // than through the cached reader (whose lock would be held while streaming).
         let path = self.dir.join(blob_path(&desc.digest));
-        let f = File::open(&path).map_err(|e| {
+        let f = strata_layer::open_regular(&path).map_err(|e| {
             if e.kind() == io::ErrorKind::NotFound {
                 Error::not_found(format!(
                     "{}: blob {} is not in the layout",
