@@ -53,6 +53,21 @@ fn push_then_pull_round_trips_and_skopeo_agrees() {
     let store2 = strata_store::Store::open(&t.store2()).unwrap();
     let img = store2.resolve(&name).unwrap();
     assert_eq!(img.record.config_digest.to_string(), id);
+    // The pull counted the layer's size as docker shows it while checking its diffID.
+    let noted = store2
+        .get_record(
+            strata_store::LAYER_CONTENT_SIZES_TABLE,
+            &img.record.diff_ids[0].to_string(),
+        )
+        .unwrap()
+        .expect("pull notes the layer's size");
+    let layer_tar = std::fs::File::open(strata_testkit::busybox().unwrap().layer_tar).unwrap();
+    assert_eq!(
+        String::from_utf8(noted).unwrap(),
+        strata_layer::tar_content_size(layer_tar)
+            .unwrap()
+            .to_string()
+    );
     assert_eq!(img.record.manifest_digest.to_string(), digest);
     assert!(img.record.layers[0].media_type.as_str().ends_with("+gzip"));
     run_ok(strata(&t.store2()).command().args(["system", "check"]));

@@ -17,7 +17,7 @@ const DEPTH: usize = 16;
 
 pub(crate) struct DiffIdCheck {
     tx: Option<mpsc::Sender<Bytes>>,
-    worker: JoinHandle<io::Result<(Digest, u64)>>,
+    worker: JoinHandle<io::Result<(Digest, u64, Option<u64>)>>,
 }
 
 impl DiffIdCheck {
@@ -31,9 +31,11 @@ impl DiffIdCheck {
                 current: Bytes::new(),
             };
             let mut plain = strata_layer::decompress(reader, None)?;
-            let mut sink = DigestWriter::new(io::sink(), algorithm);
+            // The same pass counts the layer's size as docker shows it.
+            let mut sink = DigestWriter::new(strata_layer::ContentSizeCounter::new(), algorithm);
             let size = io::copy(&mut plain, &mut sink)?;
-            Ok((sink.finish().1, size))
+            let (counter, digest, _) = sink.finish();
+            Ok((digest, size, counter.finish()))
         });
         DiffIdCheck {
             tx: Some(tx),
@@ -51,8 +53,9 @@ impl DiffIdCheck {
         }
     }
 
-    /// The diffID and uncompressed size of everything fed, once the download is complete.
-    pub(crate) async fn finish(mut self) -> io::Result<(Digest, u64)> {
+    /// The diffID and uncompressed size of everything fed, and docker's size of the layer
+    /// if it is a well-formed tar, once the download is complete.
+    pub(crate) async fn finish(mut self) -> io::Result<(Digest, u64, Option<u64>)> {
         self.tx = None;
         match self.worker.await {
             Ok(result) => result,

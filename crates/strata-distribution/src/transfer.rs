@@ -182,11 +182,11 @@ pub(crate) async fn download(
     if let (Some(check), Some(want)) = (check, diff_id) {
         refusal = match check.finish().await {
             Err(e) => Some(format!("it does not decompress: {e}")),
-            Ok((got, _)) if &got != want => Some(format!(
+            Ok((got, ..)) if &got != want => Some(format!(
                 "it unpacks to {got}, but the image config says {want}"
             )),
-            Ok((_, size)) => {
-                unpacked = Some((want, size));
+            Ok((_, size, content)) => {
+                unpacked = Some((want, size, content));
                 None
             }
         }
@@ -198,10 +198,15 @@ pub(crate) async fn download(
             e,
         )
     })?;
-    if let Some((diff_id, size)) = unpacked {
+    if let Some((diff_id, size, content)) = unpacked {
         store
             .record_unpacked_size(diff_id, size)
             .map_err(|e| Error::store(format!("noting the unpacked size of {digest}"), e))?;
+        if let Some(content) = content {
+            store
+                .record_layer_content_size(diff_id, content)
+                .map_err(|e| Error::store(format!("noting the size of {digest}"), e))?;
+        }
     }
     remember_source(store, digest, repo.host, repo.name);
     progress.finish(digest, Outcome::Transferred);

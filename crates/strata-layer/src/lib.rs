@@ -54,7 +54,7 @@ pub use apply::{
     SymlinkPolicy, WhiteoutMode,
 };
 pub use compress::{decompress, detect, CompressOptions, Compression, Encoder};
-pub use content_size::{dir_content_size, tar_content_size};
+pub use content_size::{dir_content_size, tar_content_size, ContentSizeCounter};
 pub use digest_io::{DigestReader, LayerDigests, LayerReader, LayerWriter};
 pub use entry::{Entry, EntryKind, FileData};
 pub use error::{Error, ErrorKind, Result};

@@ -65,6 +65,15 @@ impl Store {
         Ok(known)
     }
 
+    /// Remember docker's size of the layer `diff_id`, counted by whoever streamed it (pull).
+    pub fn record_layer_content_size(&self, diff_id: &Digest, size: u64) -> Result<()> {
+        self.put_record(
+            LAYER_CONTENT_SIZES_TABLE,
+            &diff_id.to_string(),
+            size.to_string().as_bytes(),
+        )
+    }
+
     /// docker's size of one image: its layers' content sizes summed.
     pub fn image_content_size(&self, record: &ImageRecord, sizes: &BTreeMap<Digest, u64>) -> u64 {
         record
