@@ -19,6 +19,7 @@ use filetime::FileTime;
 use strata_dockerfile::ast::{Chmod, Source};
 use strata_dockerfile::dockerignore::Matcher;
 
+use crate::add_archive;
 use crate::error::{BuildError, Result};
 use crate::file_index::{IndexCursor, IndexWriter, INDEX_FILE};
 use crate::fsview;
@@ -445,9 +446,9 @@ pub fn stage_copy(
                     meta: Some(meta),
                 })?;
             }
-        } else if job.unpack_archives && is_archive(&abs) {
+        } else if job.unpack_archives && add_archive::is_archive(&abs) {
             placer.flush()?;
-            unpack_archive(&abs, &stage_fs.join(dest.trim_start_matches('/')))?;
+            add_archive::unpack_archive(&abs, &stage_fs.join(dest.trim_start_matches('/')))?;
         } else {
             let to = if job.parents {
                 format!("{dest}/{rel}")
@@ -766,46 +767,6 @@ pub fn symbolic_mode(spec: &str, mut mode: u32, is_dir: bool) -> Result<u32> {
         };
     }
     Ok(mode)
-}
-
-/// Whether ADD unpacks `path`: a tar in any dialect (v7 included, which has no magic: the
-/// header checksum decides), plain or gzip/zstd compressed. A compressed file that is not a
-/// tar is copied as it is, as docker does.
-fn is_archive(path: &Path) -> bool {
-    let Ok(file) = strata_layer::open_regular(path) else {
-        return false;
-    };
-    let Ok(mut plain) = strata_layer::decompress(file, None) else {
-        return false;
-    };
-    let mut head = [0u8; 512];
-    std::io::Read::read_exact(&mut plain, &mut head).is_ok()
-        && strata_layer::tar_read::is_tar_header(&head)
-}
-
-/// ADD's archive extraction: a plain, gzip or zstd tar unpacked under `dest` through
-/// strata-layer's hardened reader and applier. An entry that would leave `dest` (`..`, a
-/// hard link out of it) fails the step with the entry named, as docker refuses it; symlinks
-/// the archive plants are followed inside `dest` only, as docker's chrooted unpack does.
-fn unpack_archive(archive: &Path, dest: &Path) -> Result<()> {
-    fs::create_dir_all(dest)?;
-    let file = fs::File::open(archive)?;
-    let opts = strata_layer::ApplyOptions {
-        // Not a layer: `.wh.*` entries are files like any other.
-        whiteouts: strata_layer::WhiteoutMode::Literal,
-        symlinks: strata_layer::SymlinkPolicy::FollowInRoot,
-        // ADD keeps the archive's owners (when running as root), as docker does.
-        ownership: strata_layer::Ownership::Auto,
-        xattrs: false,
-        ..Default::default()
-    };
-    strata_layer::apply_layer(
-        std::io::BufReader::with_capacity(1 << 20, file),
-        dest,
-        &opts,
-    )
-    .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
-    Ok(())
 }
 
 #[cfg(test)]

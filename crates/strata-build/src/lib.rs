@@ -10,6 +10,7 @@
 //!   [`copy_step`]) and explains why;
 //! - [`export`]: the final stage's config and layers become an OCI manifest in the store.
 
+mod add_archive;
 pub mod cache;
 pub mod context;
 pub mod copy_step;
