@@ -39,8 +39,12 @@ pub(super) fn unpack_archive(archive: &Path, dest: &Path, owner: Option<(u32, u3
         xattrs: false,
         ..Default::default()
     };
-    strata_layer::apply_layer(std::io::BufReader::with_capacity(1 << 20, file), dest, &opts)
-        .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
+    strata_layer::apply_layer(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        dest,
+        &opts,
+    )
+    .map_err(|e| BuildError::internal(format!("cannot extract {}: {e}", archive.display())))?;
     if let Some((uid, gid)) = owner {
         chown_tree(dest, uid, gid)?;
     }

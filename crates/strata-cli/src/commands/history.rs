@@ -97,7 +97,25 @@ pub fn run(args: HistoryArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     // Pair each non-empty history step with its layer, bottom up; sizes as docker counts
     // them (the layer's unpacked content).
-    let sizes = store.layer_content_sizes(&[r]).map_err(store_err)?;
+    // A store image: docker's content sizes; a source read in place: its layers' blob sizes.
+    let is_store = matches!(
+        args.image.parse::<strata_image::ImageSource>(),
+        Ok(strata_image::ImageSource::Store(_))
+    );
+    let sizes: std::collections::BTreeMap<strata_oci::Digest, u64> = if is_store {
+        let store = super::images::open_store(global)?;
+        store
+            .layer_content_sizes(&[r])
+            .map_err(super::images::store_err)?
+            .into_iter()
+            .collect()
+    } else {
+        r.diff_ids
+            .iter()
+            .cloned()
+            .zip(r.layers.iter().map(|l| l.size))
+            .collect()
+    };
     let mut layers = r.diff_ids.iter();
     let mut items: Vec<(String, Value)> = Vec::new();
     for h in &config.history {

@@ -1,7 +1,7 @@
 //! One module per command group; each exposes clap arguments and a `run` function.
 
-pub mod analyze;
 pub mod about;
+pub mod analyze;
 pub mod archive_common;
 pub mod build;
 pub mod builder;

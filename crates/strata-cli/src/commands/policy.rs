@@ -62,7 +62,10 @@ fn check(a: CheckArgs, global: &Global) -> Result<ExitCode> {
     let text = match a.format {
         PolicyFormat::Table => table(&outcome),
         PolicyFormat::Json => format!("{}\n", serde_json::to_string_pretty(&outcome)?),
-        PolicyFormat::Sarif => format!("{}\n", serde_json::to_string_pretty(&sarif(&outcome, &a.policy))?),
+        PolicyFormat::Sarif => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&sarif(&outcome, &a.policy))?
+        ),
     };
     print!("{text}");
     Ok(if outcome.passed() || a.warn_only {
@@ -77,9 +80,14 @@ fn gather(policy: &Policy, spec: &str, global: &Global) -> Result<ImageFacts> {
     let rules = &policy.rules;
     let source: ImageSource = spec.parse()?;
     let opts = open_options(global);
-    let image = strata_image::open(&source, &opts).with_context(|| format!("cannot open {source}"))?;
+    let image =
+        strata_image::open(&source, &opts).with_context(|| format!("cannot open {source}"))?;
     let content = strata_image::open_read(&source, &opts)?;
-    let annotations = image.manifest().as_image().map(|m| m.annotations.clone()).unwrap_or_default();
+    let annotations = image
+        .manifest()
+        .as_image()
+        .map(|m| m.annotations.clone())
+        .unwrap_or_default();
     let mut facts = ImageFacts {
         name: spec.to_owned(),
         manifest_digest: image.manifest_digest().clone(),
@@ -101,25 +109,50 @@ fn gather(policy: &Policy, spec: &str, global: &Global) -> Result<ImageFacts> {
         }
         for (i, h) in image.config().history.iter().enumerate() {
             if let Some(cmd) = &h.created_by {
-                found.extend(secrets::scan_text(cmd, &format!("history[{i}]"), rule.entropy));
+                found.extend(secrets::scan_text(
+                    cmd,
+                    &format!("history[{i}]"),
+                    rule.entropy,
+                ));
             }
         }
         if let Some(env) = image.config().config.as_ref().and_then(|c| c.env.as_ref()) {
-            found.extend(secrets::scan_text(&env.join("\n"), "config Env", rule.entropy));
+            found.extend(secrets::scan_text(
+                &env.join("\n"),
+                "config Env",
+                rule.entropy,
+            ));
         }
         facts.secrets = Some(found);
     }
     if let Some(rule) = &rules.required_signature {
-        let text = std::fs::read_to_string(&rule.key).with_context(|| format!("cannot read {}", rule.key.display()))?;
+        let text = std::fs::read_to_string(&rule.key)
+            .with_context(|| format!("cannot read {}", rule.key.display()))?;
         let key = PublicKey::from_pem(&text, &rule.key.display().to_string())?;
         let digest = image.top_digest().clone();
         let sigs = super::sign::find_signatures(content.as_ref(), &source, &digest)?;
         let (ok, rejected) = verify_all(&sigs, &key, &digest, &Requirements::default());
         facts.signature = Some(if ok.is_empty() {
-            let why = rejected.first().map(|r| r.reason.clone()).unwrap_or_else(|| "the image has no signatures".into());
-            SignatureFact { verified: false, detail: format!("no signature of {digest} verifies with {}: {why}", rule.key.display()) }
+            let why = rejected
+                .first()
+                .map(|r| r.reason.clone())
+                .unwrap_or_else(|| "the image has no signatures".into());
+            SignatureFact {
+                verified: false,
+                detail: format!(
+                    "no signature of {digest} verifies with {}: {why}",
+                    rule.key.display()
+                ),
+            }
         } else {
-            SignatureFact { verified: true, detail: format!("{} signature(s) of {digest} verify with {}", ok.len(), rule.key.display()) }
+            SignatureFact {
+                verified: true,
+                detail: format!(
+                    "{} signature(s) of {digest} verify with {}",
+                    ok.len(),
+                    rule.key.display()
+                ),
+            }
         });
     }
     if let Some(rule) = &rules.max_severity {
@@ -166,7 +199,11 @@ fn table(outcome: &Outcome) -> String {
             out.push_str(&format!("      {e}\n"));
         }
     }
-    let failed = outcome.results.iter().filter(|r| r.status == Status::Fail).count();
+    let failed = outcome
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Fail)
+        .count();
     out.push_str(&format!(
         "Result: {} ({} rules, {} passed, {failed} failed)\n",
         if failed == 0 { "PASS" } else { "FAIL" },

@@ -118,7 +118,10 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
     let pub_path = PathBuf::from(format!("{}.pub", args.output_key_prefix));
     for p in [&key_path, &pub_path] {
         if p.exists() {
-            bail!("{} already exists: remove it or choose another --output-key-prefix", p.display());
+            bail!(
+                "{} already exists: remove it or choose another --output-key-prefix",
+                p.display()
+            );
         }
     }
     let password = password(true)?;
@@ -135,9 +138,14 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
 /// Write `path` through a temporary file, so a failure leaves no half-written key.
 fn write_new(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist_noclobber(path)
@@ -196,17 +204,21 @@ pub fn run_sign(args: SignArgs, global: &Global) -> Result<ExitCode> {
         bail!("keyless signing (Fulcio/OIDC) needs the internet and is not supported: sign with --key");
     }
     let annotations = parse_annotations(&args.annotations)?;
-    let key_text = std::fs::read_to_string(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let key_text = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("cannot read {}", args.key.display()))?;
     let origin = args.key.display().to_string();
     let key = PrivateKey::from_pem(&key_text, &origin, || {
-        password(false).map_err(|e| strata_sign::Error::new(strata_sign::ErrorKind::Decrypt, e.to_string()))
+        password(false)
+            .map_err(|e| strata_sign::Error::new(strata_sign::ErrorKind::Decrypt, e.to_string()))
     })?;
     let source: ImageSource = args.image.parse()?;
     let opts = open_options(global);
     let dest = strata_image::open_write(&source, &opts)
         .with_context(|| format!("cannot sign {source}: signatures are written in place (a registry, the store or an oci: layout)"))?;
     let reference = strata_image::transport::reference_of(&source);
-    let top = dest.resolve(reference.as_deref()).with_context(|| format!("cannot find {source}"))?;
+    let top = dest
+        .resolve(reference.as_deref())
+        .with_context(|| format!("cannot find {source}"))?;
     let mut targets = vec![top.clone()];
     if args.recursive {
         let raw = dest.get_manifest(&top)?;
@@ -223,7 +235,8 @@ pub fn run_sign(args: SignArgs, global: &Global) -> Result<ExitCode> {
             signature_b64: base64_encode(&sig),
             bundle: None,
         };
-        let legacy = matches!(source, ImageSource::Registry(_)) && args.registry_referrers_mode == ReferrersMode::Legacy;
+        let legacy = matches!(source, ImageSource::Registry(_))
+            && args.registry_referrers_mode == ReferrersMode::Legacy;
         if legacy {
             write_tag_scheme(dest.as_ref(), &target.digest, &stored)?;
         } else {
@@ -241,7 +254,11 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn write_manifest(dest: &dyn ContentWrite, m: &storage::ManifestToWrite, tag: Option<&str>) -> Result<()> {
+fn write_manifest(
+    dest: &dyn ContentWrite,
+    m: &storage::ManifestToWrite,
+    tag: Option<&str>,
+) -> Result<()> {
     for (desc, data) in &m.blobs {
         dest.put_bytes(desc, data)?;
     }
@@ -259,7 +276,10 @@ fn write_tag_scheme(dest: &dyn ContentWrite, digest: &Digest, sig: &StoredSignat
 }
 
 /// Signatures under the `sha256-<hex>.sig` tag; none when the tag does not exist.
-fn tag_scheme_signatures(content: &dyn ContentRead, digest: &Digest) -> Result<Vec<StoredSignature>> {
+fn tag_scheme_signatures(
+    content: &dyn ContentRead,
+    digest: &Digest,
+) -> Result<Vec<StoredSignature>> {
     let tag = storage::signature_tag(digest);
     let desc = match content.resolve(Some(&tag)) {
         Ok(d) => d,
@@ -267,7 +287,9 @@ fn tag_scheme_signatures(content: &dyn ContentRead, digest: &Digest) -> Result<V
         Err(e) => return Err(e.into()),
     };
     let raw = content.get_manifest(&desc)?;
-    let Some(m) = raw.as_image() else { return Ok(Vec::new()) };
+    let Some(m) = raw.as_image() else {
+        return Ok(Vec::new());
+    };
     Ok(storage::signatures_in(m, |d| read_small(content, d))?)
 }
 
@@ -279,7 +301,11 @@ fn read_small(content: &dyn ContentRead, d: &Descriptor) -> strata_sign::Result<
 
 /// Every signature stored for `digest`: the tag scheme (where the source has tags in a
 /// repository) and OCI 1.1 referrers.
-pub(crate) fn find_signatures(content: &dyn ContentRead, source: &ImageSource, digest: &Digest) -> Result<Vec<StoredSignature>> {
+pub(crate) fn find_signatures(
+    content: &dyn ContentRead,
+    source: &ImageSource,
+    digest: &Digest,
+) -> Result<Vec<StoredSignature>> {
     let mut all = Vec::new();
     if matches!(source, ImageSource::Registry(_)) {
         all.extend(tag_scheme_signatures(content, digest)?);
@@ -297,11 +323,13 @@ pub fn run_verify(args: VerifyArgs, global: &Global) -> Result<ExitCode> {
     if args.certificate_identity.is_some() {
         bail!("keyless verification (certificate identities) is not supported offline: verify with --key");
     }
-    let key_text = std::fs::read_to_string(&args.key).with_context(|| format!("cannot read {}", args.key.display()))?;
+    let key_text = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("cannot read {}", args.key.display()))?;
     let key = PublicKey::from_pem(&key_text, &args.key.display().to_string())?;
     let rekor_key = match &args.rekor_pubkey {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             Some(PublicKey::from_pem(&text, &p.display().to_string())?)
         }
         None => None,
@@ -310,7 +338,9 @@ pub fn run_verify(args: VerifyArgs, global: &Global) -> Result<ExitCode> {
     let opts = open_options(global);
     let content = strata_image::open_read(&source, &opts)?;
     let reference = strata_image::transport::reference_of(&source);
-    let top = content.resolve(reference.as_deref()).with_context(|| format!("cannot find {source}"))?;
+    let top = content
+        .resolve(reference.as_deref())
+        .with_context(|| format!("cannot find {source}"))?;
     let signatures = find_signatures(content.as_ref(), &source, &top.digest)?;
     let req = Requirements {
         reference: (!args.ignore_reference).then(|| identity_of(&source)),
@@ -347,7 +377,11 @@ pub fn run_verify(args: VerifyArgs, global: &Global) -> Result<ExitCode> {
                     "{} {} {}",
                     v.payload.critical.image.docker_manifest_digest,
                     v.payload.critical.identity.docker_reference,
-                    v.payload.optional.as_ref().map(|o| serde_json::to_string(o).unwrap_or_default()).unwrap_or_default()
+                    v.payload
+                        .optional
+                        .as_ref()
+                        .map(|o| serde_json::to_string(o).unwrap_or_default())
+                        .unwrap_or_default()
                 );
             }
         }

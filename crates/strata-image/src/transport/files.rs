@@ -204,7 +204,8 @@ impl TarFiles {
 type Index = (HashMap<String, (u64, u64)>, HashMap<String, String>);
 
 fn index_tar(path: &Path) -> Result<Index> {
-    let f = strata_layer::open_regular(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let f = strata_layer::open_regular(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let count = Arc::new(AtomicU64::new(0));
     let mut reader = TarReader::new(Counting {
         inner: io::BufReader::with_capacity(64 * 1024, f),
