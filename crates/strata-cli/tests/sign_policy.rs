@@ -45,9 +45,13 @@ fn keys(dir: &Path) -> (String, String) {
 }
 
 fn manifest_digest(root: &Path, image: &str) -> String {
-    let (out, _) = run_ok(cmd(root).args(["inspect", "--format", "{{json .Descriptor}}", image]));
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    v["digest"].as_str().unwrap().to_owned()
+    let store = strata_store::Store::open(root).unwrap();
+    store
+        .resolve(image)
+        .unwrap()
+        .record
+        .manifest_digest
+        .to_string()
 }
 
 #[test]
