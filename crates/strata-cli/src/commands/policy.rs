@@ -82,7 +82,9 @@ fn gather(policy: &Policy, spec: &str, global: &Global) -> Result<ImageFacts> {
     let opts = open_options(global);
     let image =
         strata_image::open(&source, &opts).with_context(|| format!("cannot open {source}"))?;
-    let content = strata_image::open_read(&source, &opts)?;
+    // The opened image reads through its own content: the source is opened (and an archive
+    // indexed) once.
+    let content = image.content();
     let annotations = image
         .manifest()
         .as_image()
@@ -130,7 +132,7 @@ fn gather(policy: &Policy, spec: &str, global: &Global) -> Result<ImageFacts> {
             .with_context(|| format!("cannot read {}", rule.key.display()))?;
         let key = PublicKey::from_pem(&text, &rule.key.display().to_string())?;
         let digest = image.top_digest().clone();
-        let sigs = super::sign::find_signatures(content.as_ref(), &source, &digest)?;
+        let sigs = super::sign::find_signatures(content, &source, &digest)?;
         let (ok, rejected) = verify_all(&sigs, &key, &digest, &Requirements::default());
         facts.signature = Some(if ok.is_empty() {
             let why = rejected
@@ -178,8 +180,8 @@ fn gather(policy: &Policy, spec: &str, global: &Global) -> Result<ImageFacts> {
         );
     }
     if rules.require_sbom {
-        facts.attachment_types = content
-            .referrers(image.manifest_digest())?
+        facts.attachment_types = image
+            .referrers(None)?
             .iter()
             .filter_map(|d| d.artifact_type.as_ref().map(|t| t.as_str().to_owned()))
             .collect();
